@@ -1,0 +1,331 @@
+"""Every task xstilts knows, one declaration each. To add a task, add one ``register(Task(...))`` here.
+
+Paths are relative to the data root (``$XSTILTS_DATA_DIR``): ``xtreme/download`` is exactly what
+google-research/xtreme's ``scripts/download_data.sh`` leaves in its ``download/`` folder,
+``xtreme/labels/<task>/test-<lang>.<ext>`` is the label folder its ``evaluate.py`` reads, and
+``english/`` holds the official English releases. Languages are XTREME's exact lists
+(``evaluate.py:XTREME_TASK2LANGS``). Default lengths follow XTREME's baseline scripts
+(``scripts/train_*.sh``: 128 for sentence tasks, 384/128 for QA, 512 for retrieval).
+"""
+
+from __future__ import annotations
+
+from xstilts.tasks.registry import HubSource, Task, register
+
+# XTREME's language lists, verbatim order (evaluate.py, XTREME_TASK2LANGS).
+XTREME_LANGUAGES: dict[str, tuple[str, ...]] = {
+    "pawsx": tuple("de,en,es,fr,ja,ko,zh".split(",")),
+    "xnli": tuple("ar,bg,de,el,en,es,fr,hi,ru,sw,th,tr,ur,vi,zh".split(",")),
+    "panx": tuple(
+        "ar,he,vi,id,jv,ms,tl,eu,ml,ta,te,af,nl,en,de,el,bn,hi,mr,ur,fa,fr,"
+        "it,pt,es,bg,ru,ja,ka,ko,th,sw,yo,my,zh,kk,tr,et,fi,hu".split(",")
+    ),
+    "udpos": tuple(
+        "af,ar,bg,de,el,en,es,et,eu,fa,fi,fr,he,hi,hu,id,it,ja,kk,ko,mr,"
+        "nl,pt,ru,ta,te,th,tl,tr,ur,vi,yo,zh".split(",")
+    ),
+    "bucc2018": tuple("de,fr,ru,zh".split(",")),
+    "tatoeba": tuple(
+        "ar,he,vi,id,jv,tl,eu,ml,ta,te,af,nl,de,el,bn,hi,mr,ur,fa,fr,it,"
+        "pt,es,bg,ru,ja,ka,ko,th,sw,zh,kk,tr,et,fi,hu".split(",")
+    ),
+    "xquad": tuple("en,es,de,el,ru,tr,ar,vi,th,zh,hi".split(",")),
+    "mlqa": tuple("en,es,de,ar,hi,vi,zh".split(",")),
+    "tydiqa": tuple("en,ar,bn,fi,id,ko,ru,sw,te".split(",")),
+}
+# XTREME's task groups (evaluate.py, XTREME_GROUP2TASK): used for the XTREME score.
+XTREME_GROUPS: dict[str, tuple[str, ...]] = {
+    "classification": ("pawsx", "xnli"),
+    "tagging": ("udpos", "panx"),
+    "qa": ("xquad", "mlqa", "tydiqa"),
+    "retrieval": ("bucc2018", "tatoeba"),
+}
+# UD v2.5 treebanks without a dev split for these XTREME languages (test only, or train+test).
+_UDPOS_NO_DEV = frozenset({"kk", "th", "tl", "yo"})
+# Hub config names of google/xtreme's udpos.* configs.
+_UDPOS_HUB_NAMES = {
+    "af": "Afrikaans", "ar": "Arabic", "bg": "Bulgarian", "de": "German", "el": "Greek",
+    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
+    "fi": "Finnish", "fr": "French", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian",
+    "id": "Indonesian", "it": "Italian", "ja": "Japanese", "kk": "Kazakh", "ko": "Korean",
+    "mr": "Marathi", "nl": "Dutch", "pt": "Portuguese", "ru": "Russian", "ta": "Tamil",
+    "te": "Telugu", "th": "Thai", "tl": "Tagalog", "tr": "Turkish", "ur": "Urdu",
+    "vi": "Vietnamese", "yo": "Yoruba", "zh": "Chinese",
+}
+# ISO 639-3 codes of google/xtreme's tatoeba.* configs (XTREME's lang3_dict).
+_TATOEBA_ISO3 = {
+    "ar": "ara", "he": "heb", "vi": "vie", "id": "ind", "jv": "jav", "tl": "tgl", "eu": "eus",
+    "ml": "mal", "ta": "tam", "te": "tel", "af": "afr", "nl": "nld", "de": "deu", "el": "ell",
+    "bn": "ben", "hi": "hin", "mr": "mar", "ur": "urd", "fa": "pes", "fr": "fra", "it": "ita",
+    "pt": "por", "es": "spa", "bg": "bul", "ru": "rus", "ja": "jpn", "ka": "kat", "ko": "kor",
+    "th": "tha", "sw": "swh", "zh": "cmn", "kk": "kaz", "tr": "tur", "et": "est", "fi": "fin",
+    "hu": "hun",
+}
+
+NLI_LABELS = ("entailment", "neutral", "contradiction")
+UPOS_TAGS = (
+    "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM",
+    "PART", "PRON", "PROPN", "PUNCT", "SCONJ", "SYM", "VERB", "X",
+)
+PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
+EN = ("en",)
+QA_LENGTHS = dict(max_length=384, doc_stride=128, max_query_length=64, max_answer_length=30)
+RETRIEVAL_OPTIONS = {
+    # XTREME's run_tatoeba.sh / run_bucc2018.sh: layer 7 of 12 (base), 13 of 24 (large);
+    # the layer is resolved from the encoder's depth and always recorded with the result.
+    "layer_by_depth": {12: 7, 24: 13},
+    "pooling": "mean",
+}
+XTREME_REF = "Hu et al. 2020, XTREME (arXiv 2003.11080); google-research/xtreme@838c13b"
+D = "xtreme/download"
+L = "xtreme/labels"
+
+# ---------------------------------------------------------------- English intermediate tasks
+
+register(Task(
+    name="anli", format="classification", role="intermediate",
+    description="Adversarial NLI, rounds R1-R3 concatenated (premise/hypothesis, 3 labels)",
+    splits={"train": EN, "dev": EN, "test": EN},
+    reader="anli_jsonl",
+    files={s: tuple(f"english/anli/anli_v1.0/R{r}/{s}.jsonl" for r in (1, 2, 3))
+           for s in ("train", "dev", "test")},
+    hub=HubSource("facebook/anli", mapper="anli",
+                  splits={"train": "train_r1+train_r2+train_r3", "dev": "dev_r1+dev_r2+dev_r3",
+                          "test": "test_r1+test_r2+test_r3"}),
+    labels=NLI_LABELS, metric="accuracy", license="CC BY-NC 4.0",
+    reference="Nie et al. 2020 (arXiv 1910.14599)",
+))
+register(Task(
+    name="mnli", format="classification", role="intermediate",
+    description="MultiNLI (GLUE TSV layout); dev = dev_matched",
+    splits={"train": EN, "dev": EN},
+    reader="glue_mnli_tsv",
+    files={"train": "english/glue/MNLI/train.tsv", "dev": "english/glue/MNLI/dev_matched.tsv"},
+    hub=HubSource("nyu-mll/glue", config="mnli", mapper="glue_mnli",
+                  splits={"train": "train", "dev": "validation_matched"}),
+    labels=NLI_LABELS, metric="accuracy", license="OANC/CC BY-SA 3.0 mix (see MultiNLI)",
+    reference="Williams et al. 2018",
+))
+register(Task(
+    name="snli", format="classification", role="intermediate",
+    description="SNLI 1.0 (jsonl release); only used inside ANLI+",
+    splits={"train": EN, "dev": EN, "test": EN},
+    reader="snli_jsonl",
+    files={s: f"english/snli/snli_1.0/snli_1.0_{s}.jsonl" for s in ("train", "dev", "test")},
+    hub=HubSource("stanfordnlp/snli", mapper="snli",
+                  splits={"train": "train", "dev": "validation", "test": "test"}),
+    labels=NLI_LABELS, metric="accuracy", license="CC BY-SA 4.0",
+    reference="Bowman et al. 2015",
+))
+register(Task(
+    name="anli_plus", format="classification", role="intermediate",
+    description="ANLI+ of Phang et al. 2020: ANLI R1-R3 + MNLI + SNLI training data; dev = ANLI dev",
+    splits={"train": EN, "dev": EN},
+    components=("anli", "mnli", "snli"),
+    labels=NLI_LABELS, metric="accuracy",
+    reference="Phang et al. 2020 (arXiv 2005.13013), Nie et al. 2020",
+))
+register(Task(
+    name="qqp", format="classification", role="intermediate",
+    description="Quora Question Pairs (GLUE TSV layout), paraphrase yes/no",
+    splits={"train": EN, "dev": EN},
+    reader="glue_qqp_tsv",
+    files={"train": "english/glue/QQP/train.tsv", "dev": "english/glue/QQP/dev.tsv"},
+    hub=HubSource("nyu-mll/glue", config="qqp", mapper="glue_qqp",
+                  splits={"train": "train", "dev": "validation"}),
+    labels=("0", "1"), metric="accuracy", license="Quora terms (non-commercial)",
+    reference="Iyer et al. 2017 / GLUE",
+))
+register(Task(
+    name="squad_v1", format="span_qa", role="intermediate",
+    description="SQuAD v1.1 extractive QA",
+    splits={"train": EN, "dev": EN},
+    reader="squad_json",
+    files={"train": "english/squad/train-v1.1.json", "dev": "english/squad/dev-v1.1.json"},
+    hub=HubSource("rajpurkar/squad", mapper="squad", splits={"train": "train", "dev": "validation"}),
+    metric="squad", license="CC BY-SA 4.0", reference="Rajpurkar et al. 2016",
+    **QA_LENGTHS,
+))
+register(Task(
+    name="squad_v2", format="span_qa", role="intermediate",
+    description="SQuAD v2.0 extractive QA with unanswerable questions (null-score threshold)",
+    splits={"train": EN, "dev": EN},
+    reader="squad_json",
+    files={"train": "english/squad/train-v2.0.json", "dev": "english/squad/dev-v2.0.json"},
+    hub=HubSource("rajpurkar/squad_v2", mapper="squad",
+                  splits={"train": "train", "dev": "validation"}),
+    metric="squad_v2", options={"version_2_with_negative": True, "null_score_diff_threshold": 0.0},
+    license="CC BY-SA 4.0", reference="Rajpurkar et al. 2018",
+    **QA_LENGTHS,
+))
+register(Task(
+    name="hellaswag", format="multiple_choice", role="intermediate",
+    description="HellaSwag sentence completion, 4 endings (dev = the official val file)",
+    splits={"train": EN, "dev": EN},
+    reader="hellaswag_jsonl",
+    files={"train": "english/hellaswag/hellaswag_train.jsonl",
+           "dev": "english/hellaswag/hellaswag_val.jsonl"},
+    hub=HubSource("Rowan/hellaswag", mapper="hellaswag",
+                  splits={"train": "train", "dev": "validation"}),
+    metric="accuracy", license="MIT", reference="Zellers et al. 2019", max_length=128,
+))
+register(Task(
+    name="commonsenseqa", format="multiple_choice", role="intermediate",
+    description="CommonsenseQA (random split), 5 choices",
+    splits={"train": EN, "dev": EN},
+    reader="commonsenseqa_jsonl",
+    files={"train": "english/commonsenseqa/train_rand_split.jsonl",
+           "dev": "english/commonsenseqa/dev_rand_split.jsonl"},
+    hub=HubSource("tau/commonsense_qa", mapper="commonsenseqa",
+                  splits={"train": "train", "dev": "validation"}),
+    metric="accuracy", license="MIT", reference="Talmor et al. 2019", max_length=64,
+))
+register(Task(
+    name="cosmosqa", format="multiple_choice", role="intermediate",
+    description="Cosmos QA reading comprehension, 4 choices (official CSV release)",
+    splits={"train": EN, "dev": EN},
+    reader="cosmosqa_csv",
+    files={"train": "english/cosmosqa/train.csv", "dev": "english/cosmosqa/valid.csv"},
+    hub=HubSource("allenai/cosmos_qa", mapper="cosmosqa",
+                  splits={"train": "train", "dev": "validation"}),
+    metric="accuracy", license="CC BY 4.0", reference="Huang et al. 2019", max_length=256,
+))
+register(Task(
+    name="ccg", format="tagging", role="intermediate",
+    description="CCG supertagging from CCGbank (licensed, user-supplied) in the C&C '.stagged' "
+                "format: one sentence per line, tokens 'word|POS|supertag'. Splits: WSJ 02-21 / 00 / 23",
+    splits={"train": EN, "dev": EN, "test": EN},
+    reader="ccg_stagged",
+    files={"train": "english/ccg/wsj02-21.stagged", "dev": "english/ccg/wsj00.stagged",
+           "test": "english/ccg/wsj23.stagged"},
+    labels=None,  # the supertag vocabulary is read from the training data
+    metric="tagging_accuracy", license="LDC (CCGbank, LDC2005T13)",
+    reference="Hockenmaier & Steedman 2007",
+))
+
+# ---------------------------------------------------------------- XTREME targets
+
+register(Task(
+    name="xnli", format="classification", role="target",
+    description="XNLI; English training data = MNLI (XTREME's train-en.tsv)",
+    splits={"train": EN, "dev": XTREME_LANGUAGES["xnli"], "test": XTREME_LANGUAGES["xnli"]},
+    reader="xtreme_pair_tsv",
+    files={"train": f"{D}/xnli/train-en.tsv", "dev": f"{D}/xnli/dev-{{language}}.tsv",
+           "test": f"{D}/xnli/test-{{language}}.tsv"},
+    gold_files={"test": f"{L}/xnli/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config="XNLI", mapper="xtreme_xnli",
+                  splits={"dev": "validation", "test": "test"}),
+    labels=NLI_LABELS, metric="accuracy", license="CC BY-NC 4.0", reference=XTREME_REF,
+))
+register(Task(
+    name="pawsx", format="classification", role="target",
+    description="PAWS-X paraphrase identification",
+    splits={"train": EN, "dev": XTREME_LANGUAGES["pawsx"], "test": XTREME_LANGUAGES["pawsx"]},
+    reader="xtreme_pair_tsv",
+    files={"train": f"{D}/pawsx/train-en.tsv", "dev": f"{D}/pawsx/dev-{{language}}.tsv",
+           "test": f"{D}/pawsx/test-{{language}}.tsv"},
+    gold_files={"test": f"{L}/pawsx/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config="PAWS-X.{language}", mapper="xtreme_pawsx",
+                  splits={"train": "train", "dev": "validation", "test": "test"}),
+    labels=("0", "1"), metric="accuracy", license="PAWS terms", reference=XTREME_REF,
+))
+register(Task(
+    name="udpos", format="tagging", role="target",
+    description="Universal Dependencies v2.5 POS tagging (XTREME's conversion)",
+    splits={"train": EN,
+            "dev": tuple(x for x in XTREME_LANGUAGES["udpos"] if x not in _UDPOS_NO_DEV),
+            "test": XTREME_LANGUAGES["udpos"]},
+    reader="xtreme_conll_tsv",
+    files={s: f"{D}/udpos/{s}-{{language}}.tsv" for s in ("train", "dev", "test")},
+    gold_files={"test": f"{L}/udpos/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config={k: f"udpos.{v}" for k, v in _UDPOS_HUB_NAMES.items()},
+                  mapper="xtreme_udpos",
+                  splits={"train": "train", "dev": "validation", "test": "test"}),
+    labels=UPOS_TAGS, metric="seqeval", license="per treebank (UD v2.5)", reference=XTREME_REF,
+))
+register(Task(
+    name="panx", format="tagging", role="target",
+    description="PAN-X / WikiANN NER (Rahimi et al. splits), IOB2",
+    splits={"train": EN, "dev": XTREME_LANGUAGES["panx"], "test": XTREME_LANGUAGES["panx"]},
+    reader="xtreme_conll_tsv",
+    files={s: f"{D}/panx/{s}-{{language}}.tsv" for s in ("train", "dev", "test")},
+    gold_files={"test": f"{L}/panx/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config="PAN-X.{language}", mapper="xtreme_panx",
+                  splits={"train": "train", "dev": "validation", "test": "test"}),
+    labels=PANX_TAGS, metric="seqeval", license="ODC-BY (WikiANN)", reference=XTREME_REF,
+))
+register(Task(
+    name="xquad", format="span_qa", role="target",
+    description="XQuAD; English training data = SQuAD v1.1",
+    splits={"train": EN, "dev": EN, "test": XTREME_LANGUAGES["xquad"]},
+    reader="squad_json",
+    files={"train": f"{D}/squad/train-v1.1.json", "dev": f"{D}/squad/dev-v1.1.json",
+           "test": f"{D}/xquad/xquad.{{language}}.json"},
+    gold_files={"test": f"{L}/xquad/test-{{language}}.json"},
+    hub=HubSource("google/xtreme", config="XQuAD.{language}", mapper="squad",
+                  splits={"test": "validation"}),
+    metric="squad", license="CC BY-SA 4.0", reference=XTREME_REF, **QA_LENGTHS,
+))
+register(Task(
+    name="mlqa", format="span_qa", role="target",
+    description="MLQA (same-language context and question); English training data = SQuAD v1.1",
+    splits={"train": EN, "dev": XTREME_LANGUAGES["mlqa"], "test": XTREME_LANGUAGES["mlqa"]},
+    reader="squad_json",
+    files={"train": f"{D}/squad/train-v1.1.json",
+           "dev": f"{D}/mlqa/MLQA_V1/dev/dev-context-{{language}}-question-{{language}}.json",
+           "test": f"{D}/mlqa/MLQA_V1/test/test-context-{{language}}-question-{{language}}.json"},
+    gold_files={"test": f"{L}/mlqa/test-{{language}}.json"},
+    hub=HubSource("google/xtreme", config="MLQA.{language}.{language}", mapper="squad",
+                  splits={"dev": "validation", "test": "test"}),
+    metric="mlqa", license="CC BY-SA 3.0", reference=XTREME_REF, **QA_LENGTHS,
+))
+register(Task(
+    name="tydiqa", format="span_qa", role="target",
+    description="TyDiQA-GoldP (XTREME uses the official dev set as test); English training data = SQuAD v1.1",
+    splits={"train": EN, "test": XTREME_LANGUAGES["tydiqa"]},
+    reader="squad_json",
+    files={"train": f"{D}/squad/train-v1.1.json",
+           "test": f"{D}/tydiqa/tydiqa-goldp-v1.1-dev/tydiqa.goldp.{{language}}.dev.json"},
+    gold_files={"test": f"{L}/tydiqa/test-{{language}}.json"},
+    hub=HubSource("google/xtreme", config="tydiqa", mapper="xtreme_tydiqa",
+                  splits={"test": "validation"}),
+    metric="squad", license="Apache-2.0", reference=XTREME_REF, **QA_LENGTHS,
+))
+register(Task(
+    name="bucc2018", format="retrieval", role="target",
+    description="BUCC 2018 parallel sentence mining (margin-based, F1-optimal threshold on gold)",
+    splits={"dev": XTREME_LANGUAGES["bucc2018"], "test": XTREME_LANGUAGES["bucc2018"]},
+    reader="bucc",
+    files={s: f"{D}/bucc2018/{{language}}-en.{s}" for s in ("dev", "test")},
+    gold_files={"test": f"{L}/bucc2018/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config="bucc18.{language}", mapper="xtreme_bucc",
+                  splits={"dev": "validation", "test": "test"}),
+    metric="bucc2018", max_length=512,
+    options=RETRIEVAL_OPTIONS | {"k": 4, "margin": "ratio", "pooling": "cls"},
+    license="BUCC 2018 shared task terms", reference=XTREME_REF,
+))
+register(Task(
+    name="tatoeba", format="retrieval", role="target",
+    description="Tatoeba bitext retrieval (cosine nearest neighbour, English side sorted)",
+    splits={"test": XTREME_LANGUAGES["tatoeba"]},
+    reader="tatoeba",
+    files={"test": f"{D}/tatoeba/{{language}}-en"},
+    gold_files={"test": f"{L}/tatoeba/test-{{language}}.tsv"},
+    hub=HubSource("google/xtreme", config={k: f"tatoeba.{v}" for k, v in _TATOEBA_ISO3.items()},
+                  mapper="xtreme_tatoeba", splits={"test": "validation"}),
+    metric="accuracy", max_length=512, options=RETRIEVAL_OPTIONS,
+    license="CC BY 2.0 FR", reference=XTREME_REF,
+))
+
+# ---------------------------------------------------------------- pretraining / MLM baseline
+
+register(Task(
+    name="mlm", format="mlm", role="pretraining",
+    description="Masked language modelling on raw text, one document or sentence per line "
+                "(pretraining and the continued-MLM baseline)",
+    splits={"train": tuple(sorted(set().union(*XTREME_LANGUAGES.values()))),
+            "dev": tuple(sorted(set().union(*XTREME_LANGUAGES.values())))},
+    reader="text_lines",
+    files={s: f"corpora/{s}.{{language}}.txt" for s in ("train", "dev")},
+    metric="perplexity", max_length=128, options={"mlm_probability": 0.15},
+))
