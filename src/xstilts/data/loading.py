@@ -60,7 +60,8 @@ def load_examples(
         if require_labels:
             raise DataError(gold, f"gold labels for {task.name} {split}-{language} not found")
         gold = None
-    return readers.read(task.reader, paths, gold=gold, language=language, split=split)
+    return readers.read(task.reader, paths, gold=gold, language=language, split=split,
+                        labels=task.labels)
 
 
 def _check_split(task: Task, split: str, language: str) -> None:

@@ -83,3 +83,61 @@ def collate(rows: Sequence[Mapping[str, np.ndarray]], pad_token_id: int) -> dict
         ]
         batch[name] = np.stack(padded)
     return batch
+
+
+def _longest_first(n_a: int, n_b: int, budget: int) -> tuple[int, int]:
+    """How many tokens of each segment HF tokenizers keep under ``truncation="longest_first"``.
+
+    A closed form of the Rust ``tokenizers`` rule (shorter side kept whole when possible, else
+    both cut to half the budget, the longer side getting the odd token), so one untruncated
+    tokenization pass yields both the full lengths and the truncated inputs.
+    """
+    if n_a + n_b <= budget:
+        return n_a, n_b
+    swap = n_a > n_b
+    short, long_ = (n_b, n_a) if swap else (n_a, n_b)
+    long_ = short if short > budget else max(short, budget - short)
+    if short + long_ > budget:
+        short = budget // 2
+        long_ = short + budget % 2
+    return (long_, short) if swap else (short, long_)
+
+
+@dataclass
+class EncodedPairs:
+    """Token ids (special tokens included, truncated) plus what truncation removed."""
+
+    input_ids: list[np.ndarray]
+    token_type_ids: list[np.ndarray] | None
+    full_length: np.ndarray  # tokens the untruncated input would need (with special tokens)
+    truncated: np.ndarray  # bool: did truncation drop anything?
+
+
+def encode_pairs(
+    tokenizer, text_a: Sequence[str], text_b: Sequence[str] | None, max_length: int
+) -> EncodedPairs:
+    """Tokenize single sentences or pairs once, untruncated, then truncate like ``longest_first``."""
+    if max_length < tokenizer.num_special_tokens_to_add(pair=text_b is not None) + 2:
+        raise ValueError(f"max_length {max_length} leaves no room for text")
+    enc = tokenizer(list(text_a), None if text_b is None else list(text_b),
+                    truncation=False, return_attention_mask=False, verbose=False)
+    has_types = "token_type_ids" in enc
+    ids_out, types_out, full, cut = [], [] if has_types else None, [], []
+    for i, ids in enumerate(enc["input_ids"]):
+        ids = np.asarray(ids, dtype=np.int64)
+        seq = np.array([-1 if s is None else s for s in enc.sequence_ids(i)], dtype=np.int64)
+        n_a, n_b = int((seq == 0).sum()), int((seq == 1).sum())
+        budget = max_length - (len(ids) - n_a - n_b)
+        keep_a, keep_b = _longest_first(n_a, n_b, budget) if text_b is not None else (min(n_a, budget), 0)
+        # Rank of each token within its own segment: keep the first keep_a / keep_b of them.
+        rank = np.zeros_like(seq)
+        for s in (0, 1):
+            m = seq == s
+            rank[m] = np.arange(int(m.sum()))
+        keep = (seq == -1) | ((seq == 0) & (rank < keep_a)) | ((seq == 1) & (rank < keep_b))
+        ids_out.append(ids[keep])
+        if has_types:
+            types_out.append(np.asarray(enc["token_type_ids"][i], dtype=np.int64)[keep])
+        full.append(len(ids))
+        cut.append(not keep.all())
+    return EncodedPairs(ids_out, types_out, np.asarray(full, dtype=np.int64), np.asarray(cut, dtype=bool))

@@ -1,0 +1,75 @@
+"""Masked language modelling on raw text (pretraining and the continued-MLM baseline).
+
+Featurize: texts are tokenized, joined with the separator token and cut into blocks of
+``max_length`` (HF ``run_mlm`` "group_texts"), so no token is wasted on padding. Masking is done
+per batch by :func:`mask_tokens` with an explicit numpy generator, so a seed fixes it. The head is
+the encoder's own LM head (``AutoModelForMaskedLM``); the metric is perplexity.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from xstilts.data.examples import TextExample
+from xstilts.formats.base import Features
+
+
+def featurize(examples: Sequence[TextExample], tokenizer, *, max_length: int) -> Features:
+    specials = tokenizer.num_special_tokens_to_add(pair=False)
+    block = max_length - specials
+    if block < 1:
+        raise ValueError(f"max_length {max_length} leaves no room for text")
+    enc = tokenizer([ex.text for ex in examples], add_special_tokens=False,
+                    return_attention_mask=False, verbose=False)
+    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    stream: list[int] = []
+    owner: list[int] = []  # which example each stream token came from
+    for i, ids in enumerate(enc["input_ids"]):
+        stream.extend(ids + [sep])
+        owner.extend([i] * (len(ids) + 1))
+    stream_arr = np.asarray(stream, dtype=np.int64)
+    owner_arr = np.asarray(owner, dtype=np.int64)
+    cls = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
+    rows, first = [], []
+    for start in range(0, len(stream_arr), block):
+        body = stream_arr[start:start + block]
+        prefix = [cls] if cls is not None and specials >= 1 else []
+        suffix = [sep] if specials >= 2 else []
+        rows.append(np.concatenate([prefix, body, suffix]).astype(np.int64))
+        first.append(owner_arr[start])
+    return Features({
+        "input_ids": rows,
+        "attention_mask": [np.ones_like(r) for r in rows],
+        "example_index": np.asarray(first, dtype=np.int64),
+    })
+
+
+def mask_tokens(
+    input_ids: np.ndarray,
+    *,
+    mask_token_id: int,
+    vocab_size: int,
+    special_ids: Sequence[int],
+    mlm_probability: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BERT masking: choose ``mlm_probability`` of non-special tokens; 80% [MASK], 10% random, 10% kept.
+
+    Returns (masked inputs, labels) with labels -100 where no prediction is asked.
+    """
+    ids = np.array(input_ids, copy=True)
+    labels = np.full_like(ids, -100)
+    candidates = ~np.isin(ids, np.asarray(list(special_ids)))
+    chosen = candidates & (rng.random(ids.shape) < mlm_probability)
+    labels[chosen] = ids[chosen]
+    roll = rng.random(ids.shape)
+    ids[chosen & (roll < 0.8)] = mask_token_id
+    random_slot = chosen & (roll >= 0.8) & (roll < 0.9)
+    ids[random_slot] = rng.integers(0, vocab_size, size=int(random_slot.sum()))
+    return ids, labels
+
+
+def perplexity(mean_loss: float) -> float:
+    return float(np.exp(mean_loss))
