@@ -4,9 +4,10 @@ Every reader goes through these helpers so a malformed file fails the same way e
 :class:`~xstilts.errors.DataError` naming the file, the 1-based line (or the record id) and the
 field. What lives here:
 
-* :func:`read_text` / :func:`read_lines` — strict UTF-8 decoding (the line of the first bad byte is
-  reported), empty files rejected, line numbers preserved;
-* :func:`load_json` / :func:`iter_jsonl` — JSON with the parser's line/column in the error;
+* :func:`read_text` / :func:`read_lines` — strict UTF-8 decoding (the line and field of the first
+  bad byte are reported), empty files rejected, line numbers preserved;
+* :func:`load_json` / :func:`iter_jsonl` — JSON with the parser's line/column in the error and, as
+  the field, the last key before the error;
 * :func:`split_tsv` — tab-separated lines with a column-count check;
 * :class:`Where` — a position in a file, with helpers to fetch typed fields and check labels;
 * :class:`Examples` — the list a reader returns, carrying counts of rows excluded by a documented
@@ -18,6 +19,7 @@ from __future__ import annotations
 import codecs
 import json
 import logging
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -92,8 +94,12 @@ def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
     return kind if isinstance(kind, tuple) else (kind,)
 
 
-def read_text(path: str | Path) -> str:
-    """The whole file as text: strict UTF-8 (a leading BOM is dropped), never empty."""
+def read_text(path: str | Path, columns: Sequence[str] | None = None) -> str:
+    """The whole file as text: strict UTF-8 (a leading BOM is dropped), never empty.
+
+    ``columns`` names the tab-separated fields of a line-based file, so that an undecodable byte
+    can be reported with its field; otherwise the JSON key before it is named, if there is one.
+    """
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -103,17 +109,32 @@ def read_text(path: str | Path) -> str:
         raise DataError(path, "expected a file, found a directory") from None
     if not data.strip():
         # An empty data file is a truncated download or a wrong path, never a valid split.
-        raise DataError(path, "file is empty")
+        raise DataError(path, "file is empty (no line 1)", line=1, field=columns[0] if columns else None)
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
+        line_start = data.rfind(b"\n", 0, e.start) + 1
         line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        before = data[line_start:e.start].decode("utf-8", errors="replace")
+        if columns is not None:
+            k = before.count("\t")
+            field = columns[k] if k < len(columns) else f"column {k + 1}"
+        else:
+            field = json_key_before(data[:e.start].decode("utf-8", errors="replace"))
         bad = data[e.start:e.end].hex(" ")
-        raise DataError(path, f"not valid UTF-8: byte(s) {bad} at column {column} ({e.reason})",
-                        line=line) from None
+        raise DataError(path, f"not valid UTF-8: byte(s) {bad} at character {len(before) + 1} of the "
+                        f"line ({e.reason})", line=line, field=field) from None
+
+
+_JSON_KEY = re.compile(r'"((?:[^"\\]|\\.)*)"\s*:')
+
+
+def json_key_before(text: str, window: int = 4000) -> str | None:
+    """The last ``"key":`` in ``text`` (its tail only): the field a JSON error most likely sits in."""
+    keys = _JSON_KEY.findall(text[-window:])
+    return keys[-1] if keys else None
 
 
 def split_lines(text: str) -> list[str]:
@@ -128,9 +149,9 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def read_lines(path: str | Path) -> list[str]:
+def read_lines(path: str | Path, columns: Sequence[str] | None = None) -> list[str]:
     """The file's lines (see :func:`split_lines`); ``lines[i]`` is line ``i + 1``."""
-    return split_lines(read_text(path))
+    return split_lines(read_text(path, columns))
 
 
 def load_json(path: str | Path) -> Any:
@@ -139,7 +160,8 @@ def load_json(path: str | Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as e:
-        raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno) from None
+        raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno,
+                        field=json_key_before(text[:e.pos])) from None
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[Where, dict]]:
@@ -151,7 +173,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[Where, dict]]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise where.error(f"invalid JSON: {e.msg} (column {e.colno})") from None
+            raise where.error(f"invalid JSON: {e.msg} (column {e.colno})",
+                              json_key_before(line[:e.pos])) from None
         if not isinstance(obj, dict):
             raise where.error(f"expected a JSON object per line, found {type(obj).__name__}")
         yield where, obj
@@ -167,10 +190,11 @@ def split_tsv(line: str, columns: Sequence[str], where: Where) -> list[str]:
     return fields
 
 
-def check_columns(fields: Sequence[str], columns: Sequence[str], where: Where) -> None:
+def check_columns(fields: Sequence[str], columns: Sequence[str], where: Where, sep: str = "tab") -> None:
+    """``len(fields) == len(columns)``, else a DataError naming the first missing (or extra) column."""
     if len(fields) == len(columns):
         return
-    expected = f"expected {len(columns)} tab-separated column(s) ({', '.join(columns)}), found {len(fields)}"
+    expected = f"expected {len(columns)} {sep}-separated column(s) ({', '.join(columns)}), found {len(fields)}"
     if len(fields) < len(columns):
         raise where.error(expected, columns[len(fields)])
     raise where.error(expected, f"column {len(columns) + 1}")

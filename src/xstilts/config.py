@@ -1,0 +1,230 @@
+"""Typed experiment configuration: YAML in, validated objects out, hashed into run ids.
+
+An experiment is an ordered list of phases (``pretrained`` → ``intermediate`` → ``retrieval_eval``
+→ ``target`` → ``zero_shot_eval``), each with its own hyper-parameters, named as in HF
+``TrainingArguments``. Unknown keys are errors with a "did you mean"; ``--set a.b=c`` overrides
+are applied to the raw mapping before validation, so they are validated like the file.
+The resolved config (every default filled in) is what gets saved beside a run and hashed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from xstilts.errors import ConfigError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainingArgs(_Strict):
+    """Per-phase optimisation settings (names follow HF ``TrainingArguments``).
+
+    Defaults follow XTREME's XLM-R baselines and Phang et al. 2020 (docs/config.md cites each).
+    """
+
+    learning_rate: float = 1e-5
+    per_device_train_batch_size: int = Field(8, ge=1)
+    per_device_eval_batch_size: int = Field(32, ge=1)
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    num_train_epochs: float = Field(3.0, gt=0)
+    max_steps: int = -1  # > 0 overrides num_train_epochs, as in HF
+    warmup_ratio: float = Field(0.1, ge=0, le=1)
+    weight_decay: float = 0.01
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 where supported
+    eval_steps: int | None = None  # evaluate every N optimizer steps; None = once per epoch
+    save_steps: int | None = None  # checkpoint every N steps; None = at each evaluation
+    logging_steps: int = 50
+    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    metric_for_best_model: str | None = None  # default: the task's main metric on English dev
+    max_train_examples: int | None = None  # subsample (first N) for quick runs
+    max_eval_examples: int | None = None
+    dropout: float | None = None  # None keeps the encoder config's dropout
+
+
+class TaskSettings(_Strict):
+    """Per-task overrides of the registry defaults (max length, stride, QA lengths)."""
+
+    max_length: int | None = None
+    doc_stride: int | None = None
+    max_query_length: int | None = None
+    max_answer_length: int | None = None
+
+
+class PretrainedPhase(_Strict):
+    kind: Literal["pretrained"] = "pretrained"
+    model: str  # HF hub id (e.g. FacebookAI/xlm-roberta-large) or a local directory
+    revision: str | None = None
+    tokenizer: str | None = None  # defaults to ``model``
+
+
+class IntermediatePhase(_Strict):
+    kind: Literal["intermediate"] = "intermediate"
+    tasks: list[str] = Field(min_length=1)
+    sampler: Literal["proportional", "uniform", "temperature", "examples_cap"] = "proportional"
+    temperature: float = Field(2.0, gt=0)
+    examples_cap: int | None = None
+    max_length: int | None = None  # the intermediate max sequence length (all tasks)
+    training: TrainingArgs = TrainingArgs()
+
+
+class RetrievalEvalPhase(_Strict):
+    kind: Literal["retrieval_eval"] = "retrieval_eval"
+    tasks: list[str] = ["bucc2018", "tatoeba"]
+    layer: int | None = None  # None: the task's layer_by_depth table for the encoder's depth
+    pooling: Literal["mean", "cls"] | None = None  # None: the task's declared pooling
+    max_length: int | None = None
+    splits: list[str] = ["test"]
+    languages: list[str] | None = None  # None: every language of the task
+
+
+class TargetPhase(_Strict):
+    kind: Literal["target"] = "target"
+    task: str
+    head_init: str = "fresh"  # "fresh", or an intermediate task whose head to start from
+    training: TrainingArgs = TrainingArgs(learning_rate=2e-5)
+
+
+class ZeroShotEvalPhase(_Strict):
+    kind: Literal["zero_shot_eval"] = "zero_shot_eval"
+    splits: list[str] = ["dev", "test"]
+    languages: list[str] | None = None  # None: every language the target has
+
+
+Phase = Annotated[
+    Union[PretrainedPhase, IntermediatePhase, RetrievalEvalPhase, TargetPhase, ZeroShotEvalPhase],
+    Field(discriminator="kind"),
+]
+
+
+class ExperimentConfig(_Strict):
+    name: str = "experiment"
+    seed: int = 42
+    data_dir: str | None = None  # default: $XSTILTS_DATA_DIR
+    data_source: Literal["files", "hub"] = "files"
+    phases: list[Phase] = Field(min_length=1)
+    tasks: dict[str, TaskSettings] = {}
+
+    @model_validator(mode="after")
+    def _check_order(self) -> "ExperimentConfig":
+        kinds = [p.kind for p in self.phases]
+        if kinds[0] != "pretrained" or kinds.count("pretrained") != 1:
+            raise ValueError("phases must start with exactly one 'pretrained' phase")
+        if "zero_shot_eval" in kinds and ("target" not in kinds or kinds.index("zero_shot_eval") < kinds.index("target")):
+            raise ValueError("'zero_shot_eval' needs a 'target' phase before it")
+        return self
+
+    def phase(self, kind: str):
+        return next((p for p in self.phases if p.kind == kind), None)
+
+    def resolved(self) -> dict[str, Any]:
+        """Every setting, defaults included: what is saved beside a run and hashed."""
+        return self.model_dump(mode="json")
+
+    def config_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.name}-{self.config_hash()[:12]}"
+
+
+# ------------------------------------------------------------------ loading and overrides
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply ``a.b.c=value`` to a raw mapping; the value is parsed as YAML (numbers, lists, ...).
+
+    List elements are addressed by index (``phases.1.training.learning_rate=3e-5``).
+    """
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE")
+    key, value = assignment.split("=", 1)
+    parts = key.strip().split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {key}: {'.'.join(parts[:i]) or 'root'} has no item {part!r}")
+            idx = int(part)
+            if last:
+                node[idx] = yaml.safe_load(value)
+            else:
+                node = node[idx]
+        else:
+            if last:
+                node[part] = yaml.safe_load(value)
+            else:
+                node = node.setdefault(part, {})
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] = (), raw: dict | None = None) -> ExperimentConfig:
+    """Read a YAML file (or a mapping), apply ``--set`` overrides, validate."""
+    if raw is None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        except OSError as err:
+            raise ConfigError(f"{path}: {err.strerror}") from None
+    raw = json.loads(json.dumps(raw))  # deep copy; overrides must not touch the caller's mapping
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_explain(err, path)) from None
+
+
+def _explain(err: ValidationError, path) -> str:
+    messages = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            messages.append(f"unknown key {loc!r}{_suggest(e['loc'])}")
+        else:
+            messages.append(f"{loc}: {e['msg']}")
+    where = f"{path}: " if path else ""
+    return where + "; ".join(messages)
+
+
+def _suggest(loc: tuple) -> str:
+    """Find the model the unknown key was given to and suggest its closest field."""
+    model: Any = ExperimentConfig
+    for part in loc[:-1]:
+        if isinstance(part, int) or model is None:
+            continue
+        fields = getattr(model, "model_fields", {})
+        if part in fields:
+            model = _inner_model(fields[part].annotation)
+        else:  # a discriminated-union tag such as 'intermediate'
+            model = next((m for m in _PHASES if m.model_fields["kind"].default == part), None)
+    known = list(getattr(model, "model_fields", {}))
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.5)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+_PHASES = (PretrainedPhase, IntermediatePhase, RetrievalEvalPhase, TargetPhase, ZeroShotEvalPhase)
+
+
+def _inner_model(annotation):
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None

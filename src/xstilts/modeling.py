@@ -1,0 +1,129 @@
+"""One shared encoder (any HF ``AutoModel``), a dict of format heads, and a task → head map.
+
+All languages of a target share its head; a target head may start from an intermediate task's
+head (``head_init``), e.g. XNLI from ANLI/MNLI, when formats and label sets agree. Saved with
+safetensors only: the encoder through ``save_pretrained`` and the heads as one safetensors file
+plus a JSON spec, so ``MultiTaskModel.load`` needs no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from xstilts.errors import ConfigError
+from xstilts.formats import get_format
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """What is needed to rebuild a head: its format, constructor arguments and label list."""
+
+    format: str
+    kwargs: dict = field(default_factory=dict)
+    labels: tuple[str, ...] | None = None
+
+
+def head_spec_for(task, labels: tuple[str, ...] | None = None) -> HeadSpec:
+    """The head a task needs; ``labels`` overrides the registry's (e.g. CCG's data-derived tags)."""
+    labels = tuple(labels) if labels is not None else (tuple(task.labels) if task.labels else None)
+    kwargs = {}
+    if task.format in ("classification", "tagging"):
+        if not labels:
+            raise ConfigError(f"task {task.name}: a {task.format} head needs a label list")
+        kwargs["num_labels"] = len(labels)
+    return HeadSpec(task.format, kwargs, labels)
+
+
+class MultiTaskModel(nn.Module):
+    def __init__(self, encoder: nn.Module, specs: dict[str, HeadSpec] | None = None):
+        super().__init__()
+        self.encoder = encoder
+        self.heads = nn.ModuleDict()
+        self.specs: dict[str, HeadSpec] = {}
+        for name, spec in (specs or {}).items():
+            self.add_head(name, spec)
+
+    @property
+    def hidden_size(self) -> int:
+        return self.encoder.config.hidden_size
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, *, revision: str | None = None, dropout: float | None = None) -> "MultiTaskModel":
+        from transformers import AutoConfig, AutoModel
+
+        config = AutoConfig.from_pretrained(name_or_path, revision=revision)
+        if dropout is not None:
+            for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+                if hasattr(config, attr):
+                    setattr(config, attr, dropout)
+        # add_pooling_layer=False where supported: we never use the pooler (heads own their layers).
+        try:
+            encoder = AutoModel.from_pretrained(name_or_path, revision=revision, config=config, add_pooling_layer=False)
+        except TypeError:
+            encoder = AutoModel.from_pretrained(name_or_path, revision=revision, config=config)
+        return cls(encoder)
+
+    def add_head(self, name: str, spec: HeadSpec, init_from: str | None = None) -> None:
+        """Add head ``name``; ``init_from`` copies the weights of an existing, compatible head."""
+        head = get_format(spec.format).Head(self.hidden_size, **spec.kwargs)
+        if init_from is not None:
+            source = self.specs.get(init_from)
+            if source is None:
+                raise ConfigError(f"head_init {init_from!r}: no such head (have {sorted(self.specs)})")
+            if source.format != spec.format or source.kwargs != spec.kwargs or source.labels != spec.labels:
+                raise ConfigError(
+                    f"head_init {init_from!r} → {name!r}: incompatible heads "
+                    f"({source.format} {source.labels} vs {spec.format} {spec.labels})"
+                )
+            head.load_state_dict(self.heads[init_from].state_dict())
+        self.heads[name] = head
+        self.specs[name] = spec
+
+    def encode(self, batch: dict) -> torch.Tensor:
+        """Last hidden states; (batch, choices, length) inputs are flattened for multiple choice."""
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        if inputs["input_ids"].dim() == 3:
+            inputs = {k: v.reshape(-1, v.shape[-1]) for k, v in inputs.items()}
+        return self.encoder(**inputs).last_hidden_state
+
+    def forward(self, head: str, batch: dict) -> dict:
+        return self.heads[head](self.encode(batch), batch)
+
+    def loss(self, head: str, outputs: dict, batch: dict) -> torch.Tensor:
+        return get_format(self.specs[head].format).loss(outputs, batch)
+
+    # ---------------------------------------------------------------- persistence (safetensors)
+
+    def save(self, directory: str | Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory / "encoder", safe_serialization=True)
+        state = {f"{name}.{k}": v.detach().cpu().contiguous() for name, h in self.heads.items() for k, v in h.state_dict().items()}
+        if state:
+            save_file(state, str(directory / "heads.safetensors"))
+        specs = {name: asdict(spec) for name, spec in self.specs.items()}
+        (directory / "heads.json").write_text(json.dumps(specs, indent=1))
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "MultiTaskModel":
+        from transformers import AutoModel
+
+        directory = Path(directory)
+        try:
+            encoder = AutoModel.from_pretrained(directory / "encoder", add_pooling_layer=False)
+        except TypeError:
+            encoder = AutoModel.from_pretrained(directory / "encoder")
+        specs = json.loads((directory / "heads.json").read_text())
+        model = cls(encoder, {n: HeadSpec(s["format"], s["kwargs"], tuple(s["labels"]) if s["labels"] else None) for n, s in specs.items()})
+        if specs:
+            state = load_file(str(directory / "heads.safetensors"))
+            for name, head in model.heads.items():
+                prefix = f"{name}."
+                head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+        return model

@@ -1,0 +1,1 @@
+"""Training: multi-task sampling, seeded batch order, the accelerate loop, resumable checkpoints."""

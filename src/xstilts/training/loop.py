@@ -1,0 +1,263 @@
+"""The training loop: AdamW + linear warm-up/decay, gradient accumulation, clipping, mixed precision
+(through ``accelerate``), evaluation every N steps, early stopping, best-checkpoint selection, and
+checkpoints that resume to the same numbers.
+
+A checkpoint holds the model (safetensors), optimizer, scheduler, torch RNG state and the data-order
+position of every task (:class:`~xstilts.training.sampling.TaskCursor`). Batch order and task
+choice are pure functions of the seed and the position, so after a kill the resumed run replays
+exactly what the uninterrupted run would have done.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from xstilts.config import TrainingArgs
+from xstilts.formats.base import Features, collate
+from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
+
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+@dataclass
+class TrainStream:
+    """One task's training features and which columns its head/loss read (besides model inputs)."""
+
+    head: str
+    features: Features
+    target_columns: tuple[str, ...] = ("labels",)
+
+    def lengths(self) -> np.ndarray:
+        if "full_length" in self.features:
+            return np.minimum(np.asarray(self.features["full_length"]), 10**9)
+        return np.array([np.asarray(r).shape[-1] for r in self.features["input_ids"]])
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    best_step: int | None
+    best_metric: float | None
+    history: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+    resumed_from_step: int | None = None
+    wall_seconds: float = 0.0
+
+
+def resolve_mixed_precision(setting: str) -> str:
+    """``auto`` means bf16 on a GPU that supports it, otherwise full precision."""
+    if setting != "auto":
+        return setting
+    return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+
+
+def total_steps(args: TrainingArgs, streams: Sequence[TrainStream]) -> int:
+    if args.max_steps > 0:
+        return args.max_steps
+    batches = sum(math.ceil(len(s.features) / args.per_device_train_batch_size) for s in streams)
+    return max(1, math.ceil(args.num_train_epochs * batches / args.gradient_accumulation_steps))
+
+
+def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
+    # No weight decay on biases and LayerNorm weights (the HF / BERT convention).
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
+    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+
+
+def _linear_schedule(optimizer, warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return step / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device) -> dict:
+    cols = [c for c in (*MODEL_INPUTS, *stream.target_columns) if c in stream.features]
+    sub = [{c: stream.features[c][int(i)] for c in cols} for i in rows]
+    return {k: torch.as_tensor(np.asarray(v)).to(device) for k, v in collate(sub, pad_token_id).items()}
+
+
+def train(
+    model,
+    streams: Sequence[TrainStream],
+    args: TrainingArgs,
+    *,
+    out_dir: str | Path,
+    seed: int,
+    pad_token_id: int,
+    evaluate: Callable[[object], dict[str, float]] | None = None,
+    selection_metric: str | None = None,
+    greater_is_better: bool = True,
+    sampler: str = "proportional",
+    temperature: float = 2.0,
+    examples_cap: int | None = None,
+    log: Callable[[str], None] = print,
+    progress: bool = True,
+    accelerator=None,
+) -> TrainResult:
+    """Train ``model`` (a :class:`~xstilts.modeling.MultiTaskModel`) on ``streams``; resumes from
+    ``out_dir/checkpoint`` if present. Leaves the best (or last) weights loaded in ``model``."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    accelerator = accelerator or Accelerator(mixed_precision=resolve_mixed_precision(args.mixed_precision))
+    started = time.perf_counter()
+    probs = task_probabilities({s.head: len(s.features) for s in streams}, sampler,
+                               temperature=temperature, examples_cap=examples_cap)
+    lengths = {s.head: s.lengths() for s in streams}
+    by_head = {s.head: s for s in streams}
+    steps = total_steps(args, streams)
+    eval_every = args.eval_steps or max(1, total_steps(args.model_copy(update={"num_train_epochs": 1.0, "max_steps": -1}), streams))
+    save_every = args.save_steps or eval_every
+    warmup = int(args.warmup_ratio * steps)
+
+    optimizer = _optimizer(model, args)
+    scheduler = _linear_schedule(optimizer, warmup, steps)
+    wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    core = accelerator.unwrap_model(wrapped)
+
+    state = {"step": 0, "micro_batch": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
+             "history": [], "cursors": {s.head: TaskCursor(i).state() for i, s in enumerate(streams)},
+             "finished": False}
+    ckpt = out_dir / "checkpoint"
+    resumed_from = None
+    if (ckpt / "state.json").exists():
+        state = json.loads((ckpt / "state.json").read_text())
+        core.load_state_dict(load_file(str(ckpt / "model.safetensors")))
+        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+        resumed_from = state["step"]
+        log(f"resumed from step {resumed_from} ({ckpt})")
+    cursors = {h: TaskCursor(**c) for h, c in state["cursors"].items()}
+
+    if state["finished"]:
+        _load_best(core, out_dir)
+        return _result(state, resumed_from, started)
+
+    log(f"training {', '.join(by_head)}: {steps} steps, warm-up {warmup}, eval every {eval_every}, "
+        f"probabilities {json.dumps({k: round(v, 4) for k, v in probs.items()})}")
+    bar = tqdm(total=steps, initial=state["step"], desc="train", disable=not progress or not accelerator.is_main_process,
+               dynamic_ncols=True)
+    running, n_running = 0.0, 0
+    wrapped.train()
+    while state["step"] < steps:
+        for _ in range(args.gradient_accumulation_steps):
+            head = choose_task(probs, seed, state["micro_batch"])
+            stream = by_head[head]
+            rows = cursors[head].next_batch(lengths[head], args.per_device_train_batch_size * accelerator.num_processes, seed)
+            rows = rows[accelerator.process_index::accelerator.num_processes]
+            batch = _to_batch(stream, rows, pad_token_id, accelerator.device)
+            with accelerator.autocast():
+                outputs = wrapped(head, batch)
+                loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
+            accelerator.backward(loss)
+            running += float(loss.detach()) * args.gradient_accumulation_steps
+            n_running += 1
+            state["micro_batch"] += 1
+        if args.max_grad_norm and args.max_grad_norm > 0:
+            accelerator.clip_grad_norm_(wrapped.parameters(), args.max_grad_norm)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        state["step"] += 1
+        bar.update(1)
+        step = state["step"]
+        if step % args.logging_steps == 0 or step == steps:
+            bar.set_postfix(loss=f"{running / max(1, n_running):.4f}")
+            log(f"step {step}/{steps} loss {running / max(1, n_running):.4f} lr {scheduler.get_last_lr()[0]:.3g}")
+            running, n_running = 0.0, 0
+        stop = False
+        if evaluate is not None and (step % eval_every == 0 or step == steps):
+            wrapped.eval()
+            with torch.no_grad():
+                metrics = evaluate(core)
+            wrapped.train()
+            state["history"].append({"step": step, **metrics})
+            log(f"eval step {step}: {json.dumps(metrics)}")
+            value = metrics[selection_metric] if selection_metric else None
+            best = state["best_metric"]
+            if value is not None and (best is None or (value > best if greater_is_better else value < best)):
+                state["best_metric"], state["best_step"], state["bad_evals"] = value, step, 0
+                if accelerator.is_main_process:
+                    _atomic_save_weights(core, out_dir / "best")
+            else:
+                state["bad_evals"] += 1
+                stop = args.early_stopping_patience is not None and state["bad_evals"] >= args.early_stopping_patience
+        if stop or step == steps:
+            state["finished"] = True
+        state["cursors"] = {h: c.state() for h, c in cursors.items()}
+        if step % save_every == 0 or state["finished"]:
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                _save_checkpoint(core, optimizer, scheduler, state, ckpt)
+        if stop:
+            log(f"early stopping at step {step} (best step {state['best_step']})")
+            break
+    bar.close()
+    _load_best(core, out_dir)
+    return _result(state, resumed_from, started, stopped_early=state["step"] < steps)
+
+
+def _result(state: dict, resumed_from, started: float, stopped_early: bool = False) -> TrainResult:
+    return TrainResult(steps=state["step"], best_step=state["best_step"], best_metric=state["best_metric"],
+                       history=state["history"], stopped_early=stopped_early, resumed_from_step=resumed_from,
+                       wall_seconds=time.perf_counter() - started)
+
+
+def _model_state(model) -> dict:
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def _atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
+    """Write a folder next to ``target`` and swap it in, so a kill never leaves half a checkpoint."""
+    tmp = target.with_name(target.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    write(tmp)
+    old = target.with_name(target.name + ".old")
+    if target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _atomic_save_weights(model, target: Path) -> None:
+    _atomic_dir(target, lambda d: save_file(_model_state(model), str(d / "model.safetensors")))
+
+
+def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path) -> None:
+    def write(d: Path) -> None:
+        save_file(_model_state(model), str(d / "model.safetensors"))
+        torch.save(optimizer.state_dict(), d / "optimizer.pt")
+        torch.save(scheduler.state_dict(), d / "scheduler.pt")
+        torch.save(torch.get_rng_state(), d / "rng.pt")
+        (d / "state.json").write_text(json.dumps(state, indent=1))
+
+    _atomic_dir(target, write)
+
+
+def _load_best(model, out_dir: Path) -> None:
+    best = out_dir / "best" / "model.safetensors"
+    if best.exists():
+        model.load_state_dict(load_file(str(best)))

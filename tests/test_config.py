@@ -1,0 +1,75 @@
+import pytest
+import yaml
+
+from xstilts.config import ExperimentConfig, TrainingArgs, load_config
+from xstilts.errors import ConfigError
+
+BASE = {
+    "name": "nli",
+    "phases": [
+        {"kind": "pretrained", "model": "FacebookAI/xlm-roberta-large"},
+        {"kind": "intermediate", "tasks": ["anli"], "training": {"learning_rate": 1e-5}},
+        {"kind": "target", "task": "xnli", "head_init": "anli"},
+        {"kind": "zero_shot_eval"},
+    ],
+}
+
+
+def test_yaml_round_trip_and_hash_is_stable(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    a = load_config(path)
+    b = load_config(raw=yaml.safe_load(yaml.safe_dump(a.resolved())))
+    assert a == b and a.config_hash() == b.config_hash()
+    assert a.run_id.startswith("nli-") and len(a.run_id) == len("nli-") + 12
+
+
+def test_override_changes_hash_and_value():
+    a = load_config(raw=BASE)
+    b = load_config(raw=BASE, overrides=["phases.1.training.learning_rate=3e-5"])
+    assert b.phases[1].training.learning_rate == 3e-5
+    assert a.config_hash() != b.config_hash()
+    assert BASE["phases"][1]["training"]["learning_rate"] == 1e-5  # caller's mapping untouched
+
+
+@pytest.mark.parametrize("override,message", [
+    ("phases.1.training.learnig_rate=1", "did you mean 'learning_rate'"),
+    ("sed=3", "did you mean 'seed'"),
+    ("phases.2.head_int=anli", "did you mean 'head_init'"),
+])
+def test_unknown_keys_suggest(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(raw=BASE, overrides=[override])
+
+
+def test_phase_order_is_validated():
+    raw = {"phases": [{"kind": "target", "task": "xnli"}]}
+    with pytest.raises(ConfigError, match="pretrained"):
+        load_config(raw=raw)
+    raw = {"phases": [{"kind": "pretrained", "model": "x"}, {"kind": "zero_shot_eval"}]}
+    with pytest.raises(ConfigError, match="target"):
+        load_config(raw=raw)
+
+
+def test_bad_value_names_the_key():
+    with pytest.raises(ConfigError, match=r"phases\.1\.intermediate\.training\.per_device_train_batch_size"):
+        load_config(raw=BASE, overrides=["phases.1.training.per_device_train_batch_size=0"])
+
+
+def test_baseline_is_the_same_config_without_intermediate():
+    raw = {**BASE, "phases": [p for p in BASE["phases"] if p["kind"] != "intermediate"]}
+    raw["phases"][1] = {"kind": "target", "task": "xnli"}
+    cfg = load_config(raw=raw)
+    assert cfg.phase("intermediate") is None and cfg.phase("target").task == "xnli"
+
+
+def test_training_args_use_hf_names():
+    fields = set(TrainingArgs.model_fields)
+    assert {"learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps",
+            "num_train_epochs", "max_steps", "warmup_ratio", "weight_decay", "max_grad_norm",
+            "eval_steps", "save_steps", "metric_for_best_model"} <= fields
+
+
+def test_missing_file_is_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml")
