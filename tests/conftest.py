@@ -64,3 +64,28 @@ def mini_tokenizer(mini_encoder_dir: Path):
     from transformers import AutoTokenizer
 
     return AutoTokenizer.from_pretrained(str(mini_encoder_dir))
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(cache_dir: Path, mini_encoder_dir: Path) -> Path:
+    """A tiny randomly initialised XLM-R-shaped encoder with the mini encoder's tokenizer."""
+    out = cache_dir / "tiny-xlmr"
+    with open(cache_dir / "tiny-xlmr.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (out / "config.json").exists():
+            import shutil
+
+            import torch
+            from transformers import AutoTokenizer, XLMRobertaConfig, XLMRobertaModel
+
+            torch.manual_seed(0)
+            tok = AutoTokenizer.from_pretrained(str(mini_encoder_dir))
+            config = XLMRobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2,
+                                      num_attention_heads=2, intermediate_size=64, max_position_embeddings=514,
+                                      pad_token_id=tok.pad_token_id, bos_token_id=0, eos_token_id=2)
+            tmp = cache_dir / "tiny-xlmr.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            XLMRobertaModel(config, add_pooling_layer=False).save_pretrained(tmp)
+            tok.save_pretrained(tmp)
+            tmp.rename(out)
+    return out

@@ -107,6 +107,23 @@ def score(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@app.command()
+@_clean_errors
+def run(
+    config: Path = typer.Argument(..., help="experiment YAML (see configs/)"),
+    out: Path = typer.Option(..., "--out", help="output directory (results.jsonl, runs/, cache/)"),
+    set_: list[str] = typer.Option([], "--set", help="override a config key: a.b.c=value (repeatable)"),
+    progress: bool = typer.Option(True, help="progress bars"),
+) -> None:
+    """Run (or resume) an experiment: its phases in order; re-running skips finished work."""
+    from xstilts.config import load_config
+    from xstilts.pipeline.runner import run_experiment
+
+    cfg = load_config(config, set_)
+    run_dir = run_experiment(cfg, out, progress=progress)
+    typer.echo(str(run_dir))
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
 

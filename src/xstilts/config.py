@@ -54,9 +54,24 @@ class TrainingArgs(_Strict):
     dropout: float | None = None  # None keeps the encoder config's dropout
 
 
-class TaskSettings(_Strict):
-    """Per-task overrides of the registry defaults (max length, stride, QA lengths)."""
+class DataSlice(_Strict):
+    """Where a task's English training or dev examples come from: by default its own split.
 
+    ``task`` borrows another task's data with the same format and labels (XNLI trained on ANLI
+    when MNLI is not at hand); ``start``/``stop`` take a slice (e.g. SQuAD dev split in two).
+    """
+
+    task: str | None = None
+    split: str
+    start: int = 0
+    stop: int | None = None
+
+
+class TaskSettings(_Strict):
+    """Per-task overrides of the registry defaults (data, max length, stride, QA lengths)."""
+
+    train: DataSlice = DataSlice(split="train")
+    dev: DataSlice = DataSlice(split="dev")
     max_length: int | None = None
     doc_stride: int | None = None
     max_query_length: int | None = None

@@ -1,0 +1,1 @@
+"""Phases and experiments: pretrained → intermediate → target → zero-shot evaluation; results rows."""

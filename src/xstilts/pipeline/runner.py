@@ -1,0 +1,368 @@
+"""Run one experiment: its phases in order, resumable, with results appended to ``results.jsonl``.
+
+Layout under ``--out DIR``::
+
+    DIR/results.jsonl                         append-only results of every run in DIR
+    DIR/cache/features/                       tokenized features, shared by every run in DIR
+    DIR/runs/<run_id>/config.yaml             the resolved config (its hash is in the run id)
+    DIR/runs/<run_id>/log.txt                 one log per run
+    DIR/runs/<run_id>/<i>-<phase>/            checkpoints, model, predictions, done.json
+
+A phase whose ``done.json`` exists is skipped on a re-run (training phases reload their saved
+model), and an interrupted training phase resumes from its last checkpoint, so re-running the
+same command on the same DIR finishes the work without repeating it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import yaml
+
+from xstilts import settings as xsettings
+from xstilts.config import DataSlice, ExperimentConfig, IntermediatePhase, RetrievalEvalPhase, TargetPhase, TrainingArgs, ZeroShotEvalPhase
+from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
+from xstilts.data.loading import load_examples, resolve_files
+from xstilts.errors import ConfigError, DataError
+from xstilts.formats import get_format
+from xstilts.formats.base import Features
+from xstilts.metrics import get_metric
+from xstilts.metrics.bucc import bucc_eval
+from xstilts.modeling import MultiTaskModel, head_spec_for
+from xstilts.pipeline import evaluation
+from xstilts.pipeline.results import append_rows, make_row
+from xstilts.tasks import Task, get_task
+from xstilts.training.loop import TrainStream, train
+
+TARGET_COLUMNS = {
+    "classification": ("labels",),
+    "multiple_choice": ("labels",),
+    "tagging": ("labels",),
+    "span_qa": ("start_positions", "end_positions"),
+}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class Run:
+    """Everything one experiment run needs; built by :func:`run_experiment`."""
+
+    config: ExperimentConfig
+    out_dir: Path
+    run_dir: Path
+    tokenizer: Any
+    model: MultiTaskModel
+    cache: FeatureCache
+    progress: bool
+    intermediate: list[str] = field(default_factory=list)
+    intermediate_max_len: int | None = None
+    target: str | None = None
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # data-derived label lists (CCG)
+
+    # ---------------------------------------------------------------- logging and results
+
+    def log(self, message: str) -> None:
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line)
+
+    def rows(self, phase: str, task: str, language: str, split: str, metrics: dict[str, float], n: int,
+             **extra) -> list[dict]:
+        return [make_row(run_id=self.config.run_id, config_hash=self.config.config_hash(), phase=phase,
+                         intermediate=list(self.intermediate), intermediate_max_len=self.intermediate_max_len,
+                         target=self.target, task=task, language=language, split=split, metric=m,
+                         value=float(v), n=n, seed=self.config.seed, **extra)
+                for m, v in metrics.items() if v is not None]
+
+    # ---------------------------------------------------------------- data
+
+    def settings(self, task: Task, max_length: int | None = None) -> dict:
+        """Featurization settings: phase override > config ``tasks:`` override > registry default."""
+        o = self.config.tasks.get(task.name)
+        pick = lambda name: getattr(o, name, None) if o is not None and getattr(o, name, None) is not None else getattr(task, name)
+        s = {"max_length": max_length or pick("max_length")}
+        if task.format == "span_qa":
+            s |= {"doc_stride": pick("doc_stride"), "max_query_length": pick("max_query_length"),
+                  "max_answer_length": pick("max_answer_length")}
+        if task.format in ("classification", "tagging"):
+            s["labels"] = self.labels.get(task.name) or task.labels
+        return s
+
+    def examples(self, task: Task, split: str, language: str, limit: int | None) -> list:
+        examples = load_examples(task, split, language, data_dir=self.config.data_dir, source=self.config.data_source)
+        return examples[:limit] if limit else examples
+
+    def english(self, task: Task, role: str, limit: int | None) -> list:
+        """English ``train`` or ``dev`` examples of ``task``, from its :class:`DataSlice` setting."""
+        o = self.config.tasks.get(task.name)
+        data = getattr(o, role) if o is not None else DataSlice(split=role)
+        source = get_task(data.task) if data.task else task
+        if source.format != task.format or (source.labels or None) != (task.labels or None):
+            raise ConfigError(f"tasks.{task.name}.{role}: {source.name} data does not fit {task.name} "
+                              f"(format {source.format} vs {task.format}, labels {source.labels} vs {task.labels})")
+        if not source.has(data.split, "en"):
+            return []
+        examples = self.examples(source, data.split, "en", None)[data.start:data.stop]
+        return examples[:limit] if limit else examples
+
+    def features(self, task: Task, split: str, language: str, examples: Sequence, s: dict) -> Features:
+        fmt = get_format(task.format)
+        digest = hashlib.sha256(repr(examples).encode()).hexdigest()[:16]
+        parts = {"task": task.name, "task_version": task.version, "format": task.format,
+                 "format_version": getattr(fmt, "VERSION", 1), "split": split, "language": language,
+                 "tokenizer": tokenizer_fingerprint(self.tokenizer), "examples": digest,
+                 **{k: v for k, v in s.items() if k != "max_answer_length"}}
+
+        def build() -> Features:
+            self.log(f"tokenizing {task.name} {split}-{language}: {len(examples)} examples")
+            kwargs = {"max_length": s["max_length"]}
+            if task.format == "span_qa":
+                kwargs |= {"doc_stride": s["doc_stride"], "max_query_length": s["max_query_length"]}
+            if task.format == "classification":
+                kwargs["label_list"] = s["labels"]
+            if task.format == "tagging":
+                kwargs |= {"label_list": s["labels"], "unknown_tags": "ignore" if split != "train" else "error"}
+            return fmt.featurize(examples, self.tokenizer, **kwargs)
+
+        return self.cache.get(parts, build)
+
+    def languages(self, task: Task, split: str, requested: list[str] | None) -> list[str]:
+        """Requested languages, or every language of the split whose files are present (the
+        absent ones are logged and recorded, never dropped silently)."""
+        if requested:
+            return [lang for lang in requested if task.has(split, lang)]
+        if self.config.data_source == "hub":
+            return list(task.splits.get(split, ()))
+        root = xsettings.data_dir(self.config.data_dir)
+        present, missing = [], []
+        for lang in task.splits.get(split, ()):
+            paths, _ = resolve_files(task, split, lang, root)
+            exists = all(p.exists() or any(p.parent.glob(p.name + ".*")) for p in paths)
+            (present if exists else missing).append(lang)
+        if missing:
+            self.log(f"{task.name} {split}: no files for {len(missing)} language(s): {' '.join(missing)}")
+        return present
+
+
+# -------------------------------------------------------------------- phases
+
+
+def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_dir: Path, *,
+                 max_length: int | None, head_init: str | None = None, index: int) -> None:
+    """Shared by intermediate and target phases: build heads, features, train, select, save."""
+    streams, dev = [], []
+    for task in tasks:
+        train_examples = run.english(task, "train", args.max_train_examples)
+        if not train_examples:
+            raise ConfigError(f"{task.name}: no English training examples (set tasks.{task.name}.train)")
+        if task.format == "tagging" and task.labels is None:
+            run.labels[task.name] = get_format("tagging").label_list_from(train_examples)
+        s = run.settings(task, max_length)
+        if task.name not in run.model.heads:
+            seed_everything(run.config.seed + 1000 * index)  # head init independent of earlier phases
+            run.model.add_head(task.name, head_spec_for(task, s.get("labels")),
+                               init_from=None if head_init in (None, "fresh") else head_init)
+        feats = run.features(task, "train", "en", train_examples, s)
+        streams.append(TrainStream(task.name, feats, TARGET_COLUMNS[task.format]))
+        dev_examples = run.english(task, "dev", args.max_eval_examples)
+        if dev_examples:
+            dev.append((task, dev_examples, run.features(task, "dev", "en", dev_examples, s), s))
+    run.log(f"phase {phase.kind}: {', '.join(t.name for t in tasks)}; train examples "
+            f"{', '.join(f'{s.head}={len(s.features)} rows' for s in streams)}")
+
+    def evaluate(model) -> dict[str, float]:
+        out, mains = {}, []
+        for task, ex, feats, s in dev:
+            result = evaluation.evaluate(model, task.name, task, ex, feats, settings=s, language="en",
+                                         batch_size=args.per_device_eval_batch_size,
+                                         pad_token_id=run.tokenizer.pad_token_id)
+            out |= {f"{task.name}.{k}": v for k, v in result.metrics.items()}
+            mains.append(evaluation.main_metric(task, result.metrics))
+        out["selection"] = float(np.mean(mains))
+        return out
+
+    seed_everything(run.config.seed + 1000 * index + 1)
+    result = train(run.model, streams, args, out_dir=phase_dir, seed=run.config.seed + index,
+                   pad_token_id=run.tokenizer.pad_token_id, evaluate=evaluate if dev else None,
+                   selection_metric=args.metric_for_best_model or "selection",
+                   sampler=getattr(phase, "sampler", "proportional"), temperature=getattr(phase, "temperature", 2.0),
+                   examples_cap=getattr(phase, "examples_cap", None), log=run.log, progress=run.progress)
+    run.log(f"phase {phase.kind} trained {result.steps} steps in {result.wall_seconds:.1f}s; "
+            f"best step {result.best_step} ({args.metric_for_best_model or 'selection'} = {result.best_metric})")
+    rows = []
+    for task, ex, feats, s in dev:  # the selected model's English dev numbers
+        r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language="en",
+                                batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
+        rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
+    run.model.save(phase_dir / "model")
+    _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step,
+                                   "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()}})
+
+
+def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) -> None:
+    task = get_task(run.target)
+    args = run.config.phase("target").training
+    s = run.settings(task)
+    rows, unlabelled = [], []
+    for split in phase.splits:
+        if split not in task.splits:
+            continue
+        for lang in run.languages(task, split, phase.languages):
+            ex = run.examples(task, split, lang, None)
+            feats = run.features(task, split, lang, ex, s)
+            ext = evaluation.ADAPTERS[task.format].extension
+            r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language=lang,
+                                    batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id,
+                                    predictions_path=phase_dir / "predictions" / task.name / f"{split}-{lang}.{ext}",
+                                    progress=run.progress)
+            if r.metrics is None:
+                unlabelled.append(f"{split}-{lang}")
+                continue
+            run.log(f"zero-shot {task.name} {split}-{lang}: {json.dumps(r.metrics)}")
+            rows += run.rows("zero_shot_eval", task.name, lang, split, r.metrics, r.n)
+    if unlabelled:
+        run.log(f"no gold labels (predictions written, not scored): {' '.join(unlabelled)}")
+    _finish(run, phase_dir, rows, {"unlabelled": unlabelled})
+
+
+def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int) -> None:
+    from xstilts.formats import retrieval
+
+    rows, details = [], {}
+    encoder = run.model.encoder
+    for name in phase.tasks:
+        task = get_task(name)
+        options = dict(task.options) | ({"layer": phase.layer} if phase.layer is not None else {})
+        layer = retrieval.resolve_layer(encoder.config.num_hidden_layers, options)
+        pooling = phase.pooling or task.options.get("pooling", "mean")
+        max_length = phase.max_length or run.settings(task)["max_length"]
+        used = {"layer": layer, "pooling": pooling, "max_length": max_length}
+        details[name] = used
+        for split in phase.splits:
+            if split not in task.splits:
+                continue
+            for lang in run.languages(task, split, phase.languages):
+                (ex,) = run.examples(task, split, lang, None)
+                emb = lambda sents: retrieval.embed(encoder, run.tokenizer, [s.text for s in sents], layer=layer,
+                                                    pooling=pooling, max_length=max_length, batch_size=32)
+                src, trg = emb(ex.source), emb(ex.target)
+                if task.name == "tatoeba":
+                    pred = retrieval.tatoeba_predict(src, trg)
+                    predicted = [ex.source[int(i)].id for i in pred]
+                    gold_of = {t: s for s, t in ex.gold}
+                    gold = [gold_of.get(t.id) for t in ex.target]
+                    _write_lines(phase_dir / "predictions" / name / f"{split}-{lang}.tsv", predicted)
+                    if ex.gold:
+                        metrics = get_metric("accuracy")(gold, predicted, lang)
+                        rows += run.rows("retrieval_eval", name, lang, split, metrics, len(gold))
+                else:
+                    candidates = retrieval.mine_candidates([s.text for s in ex.source], [s.text for s in ex.target],
+                                                           src, trg, k=int(task.options.get("k", 4)),
+                                                           margin=task.options.get("margin", "ratio"))
+                    if ex.gold:
+                        r = bucc_eval(candidates, [(s.id, s.text) for s in ex.source], [(t.id, t.text) for t in ex.target],
+                                      [f"{a}\t{b}" for a, b in ex.gold])
+                        _write_lines(phase_dir / "predictions" / name / f"{split}-{lang}.tsv", r.pairs)
+                        metrics = {"f1": r.f1, "precision": r.precision, "recall": r.recall, "threshold": r.threshold}
+                        rows += run.rows("retrieval_eval", name, lang, split, metrics, len(ex.gold))
+                run.log(f"retrieval {name} {split}-{lang} ({json.dumps(used)}): "
+                        f"{json.dumps({r['metric']: round(r['value'], 4) for r in rows if r['task'] == name and r['language'] == lang and r['split'] == split})}")
+    _finish(run, phase_dir, rows, {"settings": details})
+
+
+def _write_lines(path: Path, lines: Sequence[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
+    """Append the phase's rows, then mark it done. A kill between the two makes a re-run append
+    the same keys again; readers keep the last row per key (:func:`results.latest_rows`)."""
+    append_rows(run.out_dir / "results.jsonl", rows)
+    tmp = phase_dir / "done.json.tmp"
+    tmp.write_text(json.dumps({"rows": len(rows), **info}, indent=1))
+    tmp.replace(phase_dir / "done.json")
+
+
+# -------------------------------------------------------------------- the experiment
+
+
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> Path:
+    """Run (or resume) ``config`` under ``out_dir``; returns the run directory."""
+    from transformers import AutoTokenizer
+
+    out_dir = Path(out_dir)
+    run_dir = out_dir / "runs" / config.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    resolved = yaml.safe_dump(config.resolved(), sort_keys=False)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        tmp = cfg_path.with_suffix(".tmp")
+        tmp.write_text(resolved)
+        tmp.replace(cfg_path)
+    seed_everything(config.seed)
+    pre = config.phases[0]
+    tokenizer = AutoTokenizer.from_pretrained(pre.tokenizer or pre.model, revision=pre.revision)
+    first_train = next((p for p in config.phases if p.kind in ("intermediate", "target")), None)
+    dropout = first_train.training.dropout if first_train is not None else None
+    model = MultiTaskModel.from_pretrained(pre.model, revision=pre.revision, dropout=dropout)
+    run = Run(config, out_dir, run_dir, tokenizer, model, FeatureCache(out_dir / "cache" / "features"), progress)
+    run.log(f"run {config.run_id}: {' → '.join(p.kind for p in config.phases)}")
+
+    for index, phase in enumerate(config.phases):
+        phase_dir = run_dir / f"{index}-{phase.kind}"
+        phase_dir.mkdir(exist_ok=True)
+        done = (phase_dir / "done.json").exists()
+        if phase.kind == "intermediate":
+            tasks = [get_task(t) for t in phase.tasks]
+            run.intermediate_max_len = phase.max_length or _common([run.settings(t)["max_length"] for t in tasks])
+            if done:
+                _reload(run, phase_dir)
+            else:
+                _train_phase(run, phase, tasks, phase.training, phase_dir, max_length=phase.max_length, index=index)
+            run.intermediate += phase.tasks
+        elif phase.kind == "target":
+            run.target = phase.task
+            if done:
+                _reload(run, phase_dir)
+            else:
+                _train_phase(run, phase, [get_task(phase.task)], phase.training, phase_dir,
+                             max_length=None, head_init=phase.head_init, index=index)
+        elif done:
+            run.log(f"phase {index}-{phase.kind} already done")
+        elif phase.kind == "zero_shot_eval":
+            _zero_shot(run, phase, phase_dir, index)
+        elif phase.kind == "retrieval_eval":
+            _retrieval(run, phase, phase_dir, index)
+    run.log(f"run {config.run_id} finished")
+    return run_dir
+
+
+def _common(values: list[int]) -> int | None:
+    return values[0] if len(set(values)) == 1 else None
+
+
+def _reload(run: Run, phase_dir: Path) -> None:
+    info = json.loads((phase_dir / "done.json").read_text())
+    run.labels.update({k: tuple(v) for k, v in info.get("labels", {}).items()})
+    run.model = MultiTaskModel.load(phase_dir / "model")
+    run.log(f"phase {phase_dir.name} already done: reloaded its model")
