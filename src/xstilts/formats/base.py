@@ -16,7 +16,7 @@ import numpy as np
 
 # Columns that are padded per batch, and with what: token ids with the tokenizer's pad id,
 # attention with 0, label ids with -100 (ignored by the loss, as in HF).
-PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "labels": -100}
+PAD_VALUES = {"attention_mask": 0, "token_type_ids": 0, "labels": -100, "word_index": -1}
 
 
 @dataclass

@@ -141,14 +141,15 @@ def train(
              "finished": False}
     ckpt = out_dir / "checkpoint"
     resumed_from = None
-    if (ckpt / "state.json").exists():
-        state = json.loads((ckpt / "state.json").read_text())
-        core.load_state_dict(load_file(str(ckpt / "model.safetensors")))
-        optimizer.load_state_dict(torch.load(ckpt / "optimizer.pt", weights_only=True))
-        scheduler.load_state_dict(torch.load(ckpt / "scheduler.pt", weights_only=True))
-        torch.set_rng_state(torch.load(ckpt / "rng.pt", weights_only=True))
+    found = _complete(ckpt)
+    if found is not None:
+        state = json.loads((found / "state.json").read_text())
+        core.load_state_dict(load_file(str(found / "model.safetensors")))
+        optimizer.load_state_dict(torch.load(found / "optimizer.pt", weights_only=True))
+        scheduler.load_state_dict(torch.load(found / "scheduler.pt", weights_only=True))
+        torch.set_rng_state(torch.load(found / "rng.pt", weights_only=True))
         resumed_from = state["step"]
-        log(f"resumed from step {resumed_from} ({ckpt})")
+        log(f"resumed from step {resumed_from} ({found})")
     cursors = {h: TaskCursor(**c) for h, c in state["cursors"].items()}
 
     if state["finished"]:
@@ -236,10 +237,19 @@ def _atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
     tmp.mkdir(parents=True)
     write(tmp)
     old = target.with_name(target.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)  # left by a kill between the two renames below
     if target.exists():
         os.replace(target, old)
     os.replace(tmp, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _complete(target: Path) -> Path | None:
+    """``target``, or its previous version if a kill fell between the renames of :func:`_atomic_dir`."""
+    for candidate in (target, target.with_name(target.name + ".old")):
+        if (candidate / "state.json").exists() or (candidate / "model.safetensors").exists():
+            return candidate
+    return None
 
 
 def _atomic_save_weights(model, target: Path) -> None:
@@ -258,6 +268,6 @@ def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path) -> 
 
 
 def _load_best(model, out_dir: Path) -> None:
-    best = out_dir / "best" / "model.safetensors"
-    if best.exists():
-        model.load_state_dict(load_file(str(best)))
+    best = _complete(out_dir / "best")
+    if best is not None:
+        model.load_state_dict(load_file(str(best / "model.safetensors")))

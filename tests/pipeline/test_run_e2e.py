@@ -1,0 +1,84 @@
+"""End-to-end: `xstilts run` on a tiny random model over real shared data, checking results rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+from xstilts.pipeline.results import ROW_FIELDS, read_rows
+
+pytestmark = pytest.mark.slow
+
+FAST = {"per_device_train_batch_size": 8, "max_steps": 4, "eval_steps": 2, "learning_rate": 1e-4,
+        "logging_steps": 2, "per_device_eval_batch_size": 64}
+
+
+def _config(model_dir, target: str) -> dict:
+    if target == "xnli":
+        intermediate, tasks = "hellaswag", {
+            "hellaswag": {"train": {"split": "dev", "stop": 32}, "dev": {"split": "dev", "start": 32, "stop": 48}, "max_length": 48},
+            "xnli": {"train": {"task": "anli", "split": "dev", "stop": 32}, "dev": {"task": "anli", "split": "dev", "start": 3100}},
+        }
+    else:  # udpos, after SQuAD as QA intermediate task
+        intermediate, tasks = "squad_v1", {
+            "squad_v1": {"train": {"split": "dev", "stop": 32}, "dev": {"split": "dev", "start": 32, "stop": 48},
+                         "max_length": 96, "doc_stride": 32, "max_query_length": 24},
+            "udpos": {"train": {"split": "train", "stop": 32}, "dev": {"split": "dev", "stop": 32}, "max_length": 64},
+        }
+    return {
+        "name": f"e2e-{target}", "seed": 3,
+        "phases": [
+            {"kind": "pretrained", "model": str(model_dir)},
+            {"kind": "retrieval_eval", "tasks": ["tatoeba"], "layer": 2, "languages": ["de", "fr"], "max_length": 24},
+            {"kind": "intermediate", "tasks": [intermediate], "training": FAST},
+            {"kind": "retrieval_eval", "tasks": ["tatoeba"], "layer": 2, "languages": ["de", "fr"], "max_length": 24},
+            {"kind": "target", "task": target, "training": FAST},
+            {"kind": "zero_shot_eval"},
+        ],
+        "tasks": tasks,
+    }
+
+
+@pytest.mark.parametrize("target,languages", [("xnli", {"de"}), ("udpos", {"en", "de", "zh"})])
+def test_run_writes_rows_for_every_phase_and_language(tmp_path, data_dir, tiny_model_dir, monkeypatch, target, languages):
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(_config(tiny_model_dir, target)))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    run_dir = out / "runs" / result.output.strip().splitlines()[-1].split("/")[-1]
+    assert (run_dir / "config.yaml").exists() and (run_dir / "log.txt").exists()
+    rows = list(read_rows(out / "results.jsonl"))
+    assert rows and all(list(r) == list(ROW_FIELDS) for r in rows)
+    assert {r["run_id"] for r in rows} == {run_dir.name}
+
+    retrieval = [r for r in rows if r["phase"] == "retrieval_eval"]
+    assert {(tuple(r["intermediate"]), r["language"]) for r in retrieval} == {
+        ((), "de"), ((), "fr"), ((_config(tiny_model_dir, target)["phases"][2]["tasks"][0],), "de"),
+        ((_config(tiny_model_dir, target)["phases"][2]["tasks"][0],), "fr")}
+    assert all(r["metric"] == "accuracy" and r["n"] == 1000 for r in retrieval)
+
+    zero = [r for r in rows if r["phase"] == "zero_shot_eval"]
+    assert {r["language"] for r in zero} == languages
+    assert {r["task"] for r in zero} == {target} and all(r["target"] == target for r in zero)
+    expected_metrics = {"accuracy"} if target == "xnli" else {"f1", "precision", "recall", "token_accuracy"}
+    assert {r["metric"] for r in zero} == expected_metrics
+    assert {r["split"] for r in zero} == {"dev", "test"}
+    for r in zero:
+        assert 0 <= r["value"] <= 100 and r["n"] > 0 and r["higher_is_better"]
+    # Predictions in the file layout XTREME's evaluate.py reads.
+    preds = run_dir / "5-zero_shot_eval" / "predictions" / target
+    ext = "tsv"
+    for lang in languages:
+        assert (preds / f"test-{lang}.{ext}").exists()
+
+    # Re-running the same command on the same DIR skips finished work and adds no rows.
+    again = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+    assert again.exit_code == 0, again.output
+    assert len(list(read_rows(out / "results.jsonl"))) == len(rows)
+    assert "already done" in (run_dir / "log.txt").read_text()
