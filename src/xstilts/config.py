@@ -85,6 +85,11 @@ class PretrainedPhase(_Strict):
     tokenizer: str | None = None  # defaults to ``model``
 
 
+# Intermediate training defaults: jiant's (Phang et al. 2020 trained with jiant) — lr 1e-5, 3
+# epochs, warm-up 10%, AdamW eps 1e-8, clipping 1.0 — and batch size 4 from jiant's X-STILTs guide.
+INTERMEDIATE_TRAINING = TrainingArgs(learning_rate=1e-5, per_device_train_batch_size=4, num_train_epochs=3.0)
+
+
 class IntermediatePhase(_Strict):
     kind: Literal["intermediate"] = "intermediate"
     tasks: list[str] = Field(min_length=1)
@@ -92,7 +97,15 @@ class IntermediatePhase(_Strict):
     temperature: float = Field(2.0, gt=0)
     examples_cap: int | None = None
     max_length: int | None = None  # the intermediate max sequence length (all tasks)
-    training: TrainingArgs = TrainingArgs()
+    training: TrainingArgs = INTERMEDIATE_TRAINING
+
+    @model_validator(mode="before")
+    @classmethod
+    def _jiant_defaults(cls, data: Any) -> Any:
+        # Keys the user leaves out come from INTERMEDIATE_TRAINING, not TrainingArgs' defaults.
+        if isinstance(data, dict) and isinstance(data.get("training"), dict):
+            data = {**data, "training": {**INTERMEDIATE_TRAINING.model_dump(exclude_unset=True), **data["training"]}}
+        return data
 
 
 class RetrievalEvalPhase(_Strict):
@@ -109,13 +122,29 @@ class TargetPhase(_Strict):
     kind: Literal["target"] = "target"
     task: str
     head_init: str = "fresh"  # "fresh", or an intermediate task whose head to start from
-    training: TrainingArgs = TrainingArgs(learning_rate=2e-5)
+    training: TrainingArgs
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_defaults(cls, data: Any) -> Any:
+        # Keys the user leaves out come from the target task's declaration (XTREME's scripts).
+        if isinstance(data, dict) and isinstance(data.get("task"), str):
+            from xstilts.tasks import get_task
+            from xstilts.errors import UnknownNameError
+
+            try:
+                defaults = dict(get_task(data["task"]).training)
+            except UnknownNameError as err:
+                raise ValueError(str(err)) from None
+            data = {**data, "training": {**defaults, **(data.get("training") or {})}}
+        return data
 
 
 class ZeroShotEvalPhase(_Strict):
     kind: Literal["zero_shot_eval"] = "zero_shot_eval"
     splits: list[str] = ["dev", "test"]
     languages: list[str] | None = None  # None: every language the target has
+    max_examples: int | None = None  # first N examples per language (quick looks; recorded in n)
 
 
 Phase = Annotated[

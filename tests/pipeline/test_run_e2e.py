@@ -13,7 +13,7 @@ from xstilts.pipeline.results import ROW_FIELDS, read_rows
 
 pytestmark = pytest.mark.slow
 
-FAST = {"per_device_train_batch_size": 8, "max_steps": 4, "eval_steps": 2, "learning_rate": 1e-4,
+FAST = {"per_device_train_batch_size": 8, "gradient_accumulation_steps": 1, "max_steps": 4, "eval_steps": 2, "learning_rate": 1e-4,
         "logging_steps": 2, "per_device_eval_batch_size": 64}
 
 

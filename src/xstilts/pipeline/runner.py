@@ -225,7 +225,7 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
         if split not in task.splits:
             continue
         for lang in run.languages(task, split, phase.languages):
-            ex = run.examples(task, split, lang, None)
+            ex = run.examples(task, split, lang, phase.max_examples)
             feats = run.features(task, split, lang, ex, s)
             ext = evaluation.ADAPTERS[task.format].extension
             r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language=lang,

@@ -76,6 +76,14 @@ RETRIEVAL_OPTIONS = {
     "layer_by_depth": {12: 7, 24: 13},
     "pooling": "mean",
 }
+# Target fine-tuning defaults: XTREME's scripts/train_{xnli,pawsx,udpos,panx,qa}.sh for
+# xlm-roberta-large (effective batch 32 = per-device batch × gradient accumulation).
+CLASSIFICATION_TRAINING = dict(learning_rate=2e-5, num_train_epochs=5.0, per_device_train_batch_size=2,
+                               gradient_accumulation_steps=16)
+TAGGING_TRAINING = dict(learning_rate=2e-5, num_train_epochs=10.0, per_device_train_batch_size=2,
+                        gradient_accumulation_steps=16)
+QA_TRAINING = dict(learning_rate=3e-5, num_train_epochs=3.0, per_device_train_batch_size=4,
+                   gradient_accumulation_steps=8)
 XTREME_REF = "Hu et al. 2020, XTREME (arXiv 2003.11080); google-research/xtreme@838c13b"
 D = "xtreme/download"
 L = "xtreme/labels"
@@ -216,6 +224,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="XNLI", mapper="xtreme_xnli",
                   splits={"dev": "validation", "test": "test"}),
     labels=NLI_LABELS, metric="accuracy", license="CC BY-NC 4.0", reference=XTREME_REF,
+    training=CLASSIFICATION_TRAINING | {"learning_rate": 3e-5},
 ))
 register(Task(
     name="pawsx", format="classification", role="target",
@@ -228,6 +237,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="PAWS-X.{language}", mapper="xtreme_pawsx",
                   splits={"train": "train", "dev": "validation", "test": "test"}),
     labels=("0", "1"), metric="accuracy", license="PAWS terms", reference=XTREME_REF,
+    training=CLASSIFICATION_TRAINING,
 ))
 register(Task(
     name="udpos", format="tagging", role="target",
@@ -242,6 +252,7 @@ register(Task(
                   mapper="xtreme_udpos",
                   splits={"train": "train", "dev": "validation", "test": "test"}),
     labels=UPOS_TAGS, metric="seqeval", license="per treebank (UD v2.5)", reference=XTREME_REF,
+    training=TAGGING_TRAINING,
 ))
 register(Task(
     name="panx", format="tagging", role="target",
@@ -253,6 +264,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="PAN-X.{language}", mapper="xtreme_panx",
                   splits={"train": "train", "dev": "validation", "test": "test"}),
     labels=PANX_TAGS, metric="seqeval", license="ODC-BY (WikiANN)", reference=XTREME_REF,
+    training=TAGGING_TRAINING,
 ))
 register(Task(
     name="xquad", format="span_qa", role="target",
@@ -265,6 +277,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="XQuAD.{language}", mapper="squad",
                   splits={"test": "validation"}),
     metric="squad", license="CC BY-SA 4.0", reference=XTREME_REF, **QA_LENGTHS,
+    training=QA_TRAINING,
 ))
 register(Task(
     name="mlqa", format="span_qa", role="target",
@@ -278,6 +291,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="MLQA.{language}.{language}", mapper="squad",
                   splits={"dev": "validation", "test": "test"}),
     metric="mlqa", license="CC BY-SA 3.0", reference=XTREME_REF, **QA_LENGTHS,
+    training=QA_TRAINING,
 ))
 register(Task(
     name="tydiqa", format="span_qa", role="target",
@@ -290,6 +304,7 @@ register(Task(
     hub=HubSource("google/xtreme", config="tydiqa", mapper="xtreme_tydiqa",
                   splits={"test": "validation"}),
     metric="squad", license="Apache-2.0", reference=XTREME_REF, **QA_LENGTHS,
+    training=QA_TRAINING,
 ))
 register(Task(
     name="bucc2018", format="retrieval", role="target",

@@ -53,6 +53,8 @@ class Task:
         metric: key in :data:`xstilts.metrics.METRICS`.
         components: for combinations (ANLI+): the tasks whose training data is concatenated.
         options: format-specific settings (e.g. ``version_2_with_negative`` for SQuAD v2).
+        training: default hyper-parameters when this task is the *target* (HF
+            ``TrainingArguments`` names), from XTREME's XLM-R large scripts; config overrides them.
         version: bump when featurization-relevant behaviour changes (part of cache keys).
     """
 
@@ -73,6 +75,7 @@ class Task:
     max_answer_length: int | None = None
     components: tuple[str, ...] = ()
     options: Mapping[str, object] = field(default_factory=dict)
+    training: Mapping[str, object] = field(default_factory=dict)
     license: str = ""
     reference: str = ""
     version: int = 1
@@ -84,7 +87,7 @@ class Task:
         files = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in self.files.items()}
         object.__setattr__(self, "files", files)
         # Freeze the mappings so a declaration cannot be mutated by a caller.
-        for name in ("splits", "files", "gold_files", "options"):
+        for name in ("splits", "files", "gold_files", "options", "training"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         unknown = set(self.files) - set(self.splits)
         if unknown:
