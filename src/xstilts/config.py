@@ -52,6 +52,7 @@ class TrainingArgs(_Strict):
     max_train_examples: int | None = None  # subsample (first N) for quick runs
     max_eval_examples: int | None = None
     dropout: float | None = None  # None keeps the encoder config's dropout
+    report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = []  # trackers, through accelerate
 
 
 class DataSlice(_Strict):

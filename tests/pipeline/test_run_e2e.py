@@ -82,3 +82,41 @@ def test_run_writes_rows_for_every_phase_and_language(tmp_path, data_dir, tiny_m
     assert again.exit_code == 0, again.output
     assert len(list(read_rows(out / "results.jsonl"))) == len(rows)
     assert "already done" in (run_dir / "log.txt").read_text()
+
+
+def _bucc_root(tmp_path, data_dir):
+    """A data root with BUCC-layout files built from real Tatoeba de-en pairs (plus unaligned ones)."""
+    root = tmp_path / "data"
+    (root / "xtreme" / "download" / "bucc2018").mkdir(parents=True)
+    (root / "xtreme" / "labels" / "bucc2018").mkdir(parents=True)
+    src = (data_dir / "xtreme/download/tatoeba/de-en.de").read_text(encoding="utf-8").splitlines()
+    en_sorted = (data_dir / "xtreme/download/tatoeba/de-en.en").read_text(encoding="utf-8").splitlines()
+    gold_idx = [int(x) for x in (data_dir / "xtreme/labels/tatoeba/test-de.tsv").read_text().split()]
+    pairs = [(src[i], en_sorted[gold_idx[i]]) for i in range(80)]
+    de = [(f"de-{i:06d}", s) for i, (s, _) in enumerate(pairs)] + [(f"de-{i:06d}", src[i]) for i in range(100, 120)]
+    en = [(f"en-{i:06d}", t) for i, (_, t) in enumerate(pairs)] + [(f"en-{i:06d}", en_sorted[gold_idx[i]]) for i in range(200, 220)]
+    prefix = root / "xtreme" / "download" / "bucc2018" / "de-en.test"
+    for suffix, rows in ((".de", de), (".en", en)):
+        prefix.with_name(prefix.name + suffix).write_text("".join(f"{i}\t{s}\n" for i, s in rows), encoding="utf-8")
+    (root / "xtreme" / "labels" / "bucc2018" / "test-de.tsv").write_text("".join(f"de-{i:06d}\ten-{i:06d}\n" for i in range(80)))
+    return root
+
+
+def test_retrieval_phase_scores_bucc_and_tatoeba(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(_bucc_root(tmp_path, data_dir)))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "retrieval", "phases": [
+        {"kind": "pretrained", "model": str(tiny_model_dir)},
+        {"kind": "retrieval_eval", "tasks": ["bucc2018"], "layer": 1, "max_length": 32}]}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    rows = list(read_rows(out / "results.jsonl"))
+    assert {(r["task"], r["language"], r["split"]) for r in rows} == {("bucc2018", "de", "test")}
+    metrics = {r["metric"]: r for r in rows}
+    assert set(metrics) == {"f1", "precision", "recall", "threshold"}
+    assert metrics["threshold"]["higher_is_better"] is False and metrics["f1"]["n"] == 80
+    done = json.loads(next(out.glob("runs/*/1-retrieval_eval/done.json")).read_text())
+    assert done["settings"]["bucc2018"] == {"layer": 1, "pooling": "cls", "max_length": 32}
+    pairs = next(out.glob("runs/*/1-retrieval_eval/predictions/bucc2018/test-de.tsv")).read_text().splitlines()
+    assert pairs and all(p.count("\t") == 1 for p in pairs)

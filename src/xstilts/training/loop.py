@@ -120,7 +120,11 @@ def train(
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    accelerator = accelerator or Accelerator(mixed_precision=resolve_mixed_precision(args.mixed_precision))
+    trackers = list(args.report_to)
+    accelerator = accelerator or Accelerator(mixed_precision=resolve_mixed_precision(args.mixed_precision),
+                                             log_with=trackers or None, project_dir=str(out_dir))
+    if trackers:
+        accelerator.init_trackers(out_dir.name, config=args.model_dump(mode="json"))
     started = time.perf_counter()
     probs = task_probabilities({s.head: len(s.features) for s in streams}, sampler,
                                temperature=temperature, examples_cap=examples_cap)
@@ -187,6 +191,8 @@ def train(
         if step % args.logging_steps == 0 or step == steps:
             bar.set_postfix(loss=f"{running / max(1, n_running):.4f}")
             log(f"step {step}/{steps} loss {running / max(1, n_running):.4f} lr {scheduler.get_last_lr()[0]:.3g}")
+            if trackers:
+                accelerator.log({"train/loss": running / max(1, n_running), "train/lr": scheduler.get_last_lr()[0]}, step=step)
             running, n_running = 0.0, 0
         stop = False
         if evaluate is not None and (step % eval_every == 0 or step == steps):
@@ -196,6 +202,8 @@ def train(
             wrapped.train()
             state["history"].append({"step": step, **metrics})
             log(f"eval step {step}: {json.dumps(metrics)}")
+            if trackers:
+                accelerator.log({f"eval/{k}": v for k, v in metrics.items()}, step=step)
             value = metrics[selection_metric] if selection_metric else None
             best = state["best_metric"]
             if value is not None and (best is None or (value > best if greater_is_better else value < best)):
@@ -216,6 +224,8 @@ def train(
             log(f"early stopping at step {step} (best step {state['best_step']})")
             break
     bar.close()
+    if trackers:
+        accelerator.end_training()
     _load_best(core, out_dir)
     return _result(state, resumed_from, started, stopped_early=state["step"] < steps)
 
