@@ -50,3 +50,19 @@ def test_features_select_and_collate():
 def test_features_reject_ragged_columns_of_different_length():
     with pytest.raises(ValueError, match="differ in length"):
         Features({"a": np.zeros(2), "b": np.zeros(3)})
+
+
+def test_concat_of_chunks_equals_one_call(data_dir, mini_tokenizer):
+    from xstilts.data.loading import load_examples
+    from xstilts.formats import span_qa
+
+    ex = load_examples("xquad", "test", "de", data_dir=data_dir)[:60]
+    kw = dict(max_length=128, doc_stride=32, max_query_length=32)
+    whole = span_qa.featurize(ex, mini_tokenizer, **kw)
+    chunks = [ex[:25], ex[25:25], ex[25:]]
+    joined = Features.concat([span_qa.featurize(c, mini_tokenizer, **kw) if c else Features({}) for c in chunks],
+                             [len(c) for c in chunks])
+    assert set(joined.columns) == set(whole.columns)
+    for name, col in whole.columns.items():
+        for a, b in zip(col, joined[name]):
+            assert np.array_equal(a, b), name

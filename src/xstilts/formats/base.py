@@ -54,6 +54,25 @@ class Features:
         return Features(out)
 
     @staticmethod
+    def concat(parts: Sequence["Features"], examples_per_part: Sequence[int]) -> "Features":
+        """Join feature tables built from consecutive chunks of one example list
+        (``example_index`` is shifted by the examples of the earlier chunks)."""
+        starts = np.concatenate([[0], np.cumsum(examples_per_part)[:-1]]).astype(np.int64)
+        kept = [(p, int(off)) for p, off in zip(parts, starts) if len(p)]
+        if not kept:
+            return Features({})
+        parts = [p for p, _ in kept]
+        cols: dict[str, np.ndarray | list[np.ndarray]] = {}
+        for name, first in parts[0].columns.items():
+            if name == "example_index":
+                cols[name] = np.concatenate([np.asarray(p[name]) + off for p, off in kept])
+            elif isinstance(first, np.ndarray):
+                cols[name] = np.concatenate([np.asarray(p[name]) for p in parts])
+            else:
+                cols[name] = [row for p in parts for row in p[name]]
+        return Features(cols)
+
+    @staticmethod
     def from_rows(rows: Iterable[Mapping[str, object]], ragged: Iterable[str]) -> "Features":
         """Build from per-row dicts; names in ``ragged`` stay lists of arrays, others are stacked."""
         rows = list(rows)

@@ -42,6 +42,7 @@ from xstilts.pipeline.results import append_rows, make_row
 from xstilts.tasks import Task, get_task
 from xstilts.training.loop import TrainStream, train
 
+FEATURIZE_CHUNK = 2000
 TARGET_COLUMNS = {
     "classification": ("labels",),
     "multiple_choice": ("labels",),
@@ -131,6 +132,8 @@ class Run:
                  **{k: v for k, v in s.items() if k != "max_answer_length"}}
 
         def build() -> Features:
+            from tqdm.auto import tqdm
+
             self.log(f"tokenizing {task.name} {split}-{language}: {len(examples)} examples")
             kwargs = {"max_length": s["max_length"]}
             if task.format == "span_qa":
@@ -139,7 +142,12 @@ class Run:
                 kwargs["label_list"] = s["labels"]
             if task.format == "tagging":
                 kwargs |= {"label_list": s["labels"], "unknown_tags": "ignore" if split != "train" else "error"}
-            return fmt.featurize(examples, self.tokenizer, **kwargs)
+            # Chunks only to show progress (with ETA); the result equals one featurize call.
+            chunks = [examples[i:i + FEATURIZE_CHUNK] for i in range(0, len(examples), FEATURIZE_CHUNK)]
+            parts = [fmt.featurize(c, self.tokenizer, **kwargs)
+                     for c in tqdm(chunks, desc=f"tokenize {task.name} {split}-{language}", leave=False,
+                                   disable=not self.progress or len(chunks) < 2)]
+            return Features.concat(parts, [len(c) for c in chunks])
 
         return self.cache.get(parts, build)
 
