@@ -79,11 +79,69 @@ class TaskSettings(_Strict):
     max_answer_length: int | None = None
 
 
+def _merge_training(data: Any, defaults: "TrainingArgs") -> Any:
+    """Training keys a phase leaves out come from that phase's defaults, not TrainingArgs' own."""
+    if isinstance(data, dict) and isinstance(data.get("training"), dict):
+        data = {**data, "training": {**defaults.model_dump(exclude_unset=True), **data["training"]}}
+    return data
+
+
+class TokenizerSpec(_Strict):
+    """A subword tokenizer trained on the pretraining corpora with HF ``tokenizers``.
+
+    ``bpe`` is byte-for-byte reproducible; the ``unigram`` trainer (XLM-R's kind) is not, even
+    single-threaded, so a seeded run with it may differ slightly.
+    """
+
+    kind: Literal["bpe", "unigram"] = "bpe"
+    vocab_size: int = Field(8000, ge=100)
+    min_frequency: int = 2
+
+
+class ModelShape(_Strict):
+    """An XLM-R-shaped encoder (``XLMRobertaConfig`` names)."""
+
+    hidden_size: int = 128
+    num_hidden_layers: int = 4
+    num_attention_heads: int = 4
+    intermediate_size: int = 512
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+
+
+class FromScratch(_Strict):
+    """Pretrain a tokenizer and a small MLM on raw text (task ``mlm``: corpora/{split}.<lang>.txt)."""
+
+    languages: list[str] = Field(min_length=1)
+    corpus_task: str = "mlm"
+    max_examples_per_language: int | None = None
+    tokenizer: TokenizerSpec = TokenizerSpec()
+    model: ModelShape = ModelShape()
+    max_length: int = Field(64, ge=8)  # MLM block length (tokens, special tokens included)
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    training: TrainingArgs = TrainingArgs(learning_rate=1e-3, per_device_train_batch_size=128, num_train_epochs=1.0,
+                                          warmup_ratio=0.05, weight_decay=0.01, per_device_eval_batch_size=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        return _merge_training(data, cls.model_fields["training"].default)
+
+
 class PretrainedPhase(_Strict):
+    """Where the encoder comes from: an HF checkpoint (hub id or directory), or ``from_scratch``."""
+
     kind: Literal["pretrained"] = "pretrained"
-    model: str  # HF hub id (e.g. FacebookAI/xlm-roberta-large) or a local directory
+    model: str | None = None  # HF hub id (e.g. FacebookAI/xlm-roberta-large) or a local directory
     revision: str | None = None
     tokenizer: str | None = None  # defaults to ``model``
+    from_scratch: FromScratch | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PretrainedPhase":
+        if (self.model is None) == (self.from_scratch is None):
+            raise ValueError("set exactly one of 'model' and 'from_scratch'")
+        return self
 
 
 # Intermediate training defaults: jiant's (Phang et al. 2020 trained with jiant) — lr 1e-5, 3
@@ -103,10 +161,7 @@ class IntermediatePhase(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _jiant_defaults(cls, data: Any) -> Any:
-        # Keys the user leaves out come from INTERMEDIATE_TRAINING, not TrainingArgs' defaults.
-        if isinstance(data, dict) and isinstance(data.get("training"), dict):
-            data = {**data, "training": {**INTERMEDIATE_TRAINING.model_dump(exclude_unset=True), **data["training"]}}
-        return data
+        return _merge_training(data, INTERMEDIATE_TRAINING)
 
 
 class RetrievalEvalPhase(_Strict):

@@ -29,10 +29,14 @@ class HeadSpec:
     labels: tuple[str, ...] | None = None
 
 
-def head_spec_for(task, labels: tuple[str, ...] | None = None) -> HeadSpec:
+def head_spec_for(task, labels: tuple[str, ...] | None = None, vocab_size: int | None = None) -> HeadSpec:
     """The head a task needs; ``labels`` overrides the registry's (e.g. CCG's data-derived tags)."""
     labels = tuple(labels) if labels is not None else (tuple(task.labels) if task.labels else None)
     kwargs = {}
+    if task.format == "mlm":
+        if not vocab_size:
+            raise ConfigError(f"task {task.name}: an MLM head needs the vocabulary size")
+        return HeadSpec("mlm", {"vocab_size": vocab_size}, None)
     if task.format in ("classification", "tagging"):
         if not labels:
             raise ConfigError(f"task {task.name}: a {task.format} head needs a label list")

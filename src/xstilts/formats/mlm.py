@@ -2,8 +2,10 @@
 
 Featurize: texts are tokenized, joined with the separator token and cut into blocks of
 ``max_length`` (HF ``run_mlm`` "group_texts"), so no token is wasted on padding. Masking is done
-per batch by :func:`mask_tokens` with an explicit numpy generator, so a seed fixes it. The head is
-the encoder's own LM head (``AutoModelForMaskedLM``); the metric is perplexity.
+per batch by :func:`mask_tokens` with an explicit numpy generator, so a seed fixes it (the
+training loop calls :func:`masking` with a generator seeded by the batch position). The head is
+RoBERTa's LM head (dense → GELU → LayerNorm → vocabulary), untied from the input embeddings so it
+can live beside the encoder like any other head; the metric is perplexity.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
 
 from xstilts.data.examples import TextExample
 from xstilts.formats.base import Features
@@ -73,3 +78,33 @@ def mask_tokens(
 
 def perplexity(mean_loss: float) -> float:
     return float(np.exp(mean_loss))
+
+
+def masking(tokenizer, mlm_probability: float):
+    """A batch transform for the training loop: BERT-mask ``input_ids`` and set ``labels``."""
+    special = list(tokenizer.all_special_ids)
+
+    def transform(batch: dict[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
+        ids, labels = mask_tokens(batch["input_ids"], mask_token_id=tokenizer.mask_token_id,
+                                  vocab_size=len(tokenizer), special_ids=special,
+                                  mlm_probability=mlm_probability, rng=rng)
+        return {**batch, "input_ids": ids, "labels": labels}
+
+    return transform
+
+
+class Head(nn.Module):
+    def __init__(self, hidden_size: int, vocab_size: int, layer_norm_eps: float = 1e-5):
+        super().__init__()
+        self.dense = nn.Linear(hidden_size, hidden_size)
+        self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
+        self.decoder = nn.Linear(hidden_size, vocab_size)
+
+    def forward(self, hidden_states: torch.Tensor, batch: dict) -> dict:
+        x = self.layer_norm(F.gelu(self.dense(hidden_states)))
+        return {"logits": self.decoder(x)}
+
+
+def loss(outputs: dict, batch: dict) -> torch.Tensor:
+    logits = outputs["logits"]
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"].reshape(-1), ignore_index=-100)

@@ -328,15 +328,13 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         tmp.write_text(resolved)
         tmp.replace(cfg_path)
     seed_everything(config.seed)
-    pre = config.phases[0]
-    tokenizer = AutoTokenizer.from_pretrained(pre.tokenizer or pre.model, revision=pre.revision)
-    first_train = next((p for p in config.phases if p.kind in ("intermediate", "target")), None)
-    dropout = first_train.training.dropout if first_train is not None else None
-    model = MultiTaskModel.from_pretrained(pre.model, revision=pre.revision, dropout=dropout)
-    run = Run(config, out_dir, run_dir, tokenizer, model, FeatureCache(out_dir / "cache" / "features"), progress)
+    run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress)
     run.log(f"run {config.run_id}: {' → '.join(p.kind for p in config.phases)}")
+    _pretrained(run, config.phases[0], run_dir / "0-pretrained")
 
     for index, phase in enumerate(config.phases):
+        if index == 0:
+            continue
         phase_dir = run_dir / f"{index}-{phase.kind}"
         phase_dir.mkdir(exist_ok=True)
         done = (phase_dir / "done.json").exists()
@@ -363,6 +361,68 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             _retrieval(run, phase, phase_dir, index)
     run.log(f"run {config.run_id} finished")
     return run_dir
+
+
+def _pretrained(run: Run, phase, phase_dir: Path) -> None:
+    """Load the encoder named by ``model``, or pretrain one ``from_scratch`` (once; then reload it)."""
+    from transformers import AutoTokenizer
+
+    first_train = next((p for p in run.config.phases if p.kind in ("intermediate", "target")), None)
+    dropout = first_train.training.dropout if first_train is not None else None
+    source, revision, tokenizer_source = phase.model, phase.revision, phase.tokenizer or phase.model
+    if phase.from_scratch is not None:
+        phase_dir.mkdir(exist_ok=True)
+        if (phase_dir / "done.json").exists():
+            run.log("phase 0-pretrained already done: loading its model")
+        else:
+            _pretrain(run, phase.from_scratch, phase_dir)
+        # Always reload from disk, so a fresh run and a resumed one continue from identical state.
+        source = tokenizer_source = str(phase_dir / "model")
+        revision = None
+    run.tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, revision=revision)
+    run.model = MultiTaskModel.from_pretrained(source, revision=revision, dropout=dropout)
+
+
+def _pretrain(run: Run, spec, phase_dir: Path) -> None:
+    from xstilts import pretraining
+    from xstilts.formats.mlm import masking
+
+    task = get_task(spec.corpus_task)
+    if task.format != "mlm":
+        raise ConfigError(f"from_scratch.corpus_task {task.name!r} is a {task.format} task, not mlm")
+    train_ex = {lang: run.examples(task, "train", lang, spec.max_examples_per_language) for lang in spec.languages}
+    dev_ex = {lang: run.examples(task, "dev", lang, spec.max_examples_per_language) for lang in spec.languages
+              if task.has("dev", lang)}
+    run.log(f"pretraining from scratch on {', '.join(f'{k}={len(v)}' for k, v in train_ex.items())} texts")
+    started = time.perf_counter()
+    run.tokenizer = pretraining.train_tokenizer(pretraining.corpus_texts(train_ex), spec.tokenizer,
+                                                model_max_length=spec.max_length)
+    run.log(f"trained a {spec.tokenizer.kind} tokenizer: {len(run.tokenizer)} pieces "
+            f"in {time.perf_counter() - started:.1f}s")
+    run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, spec.max_length, run.config.seed))
+    run.model.add_head("mlm", head_spec_for(task, vocab_size=len(run.tokenizer)))
+    s = {"max_length": spec.max_length}
+
+    def stacked(examples: dict, split: str) -> Features:
+        parts = [run.features(task, split, lang, ex, s) for lang, ex in examples.items()]
+        return Features.concat(parts, [len(ex) for ex in examples.values()])
+
+    train_feats, dev_feats = stacked(train_ex, "train"), stacked(dev_ex, "dev") if dev_ex else None
+    args = spec.training
+    evaluate = None
+    if dev_feats is not None and len(dev_feats):
+        evaluate = lambda m: pretraining.mlm_loss(m, "mlm", dev_feats, run.tokenizer, mlm_probability=spec.mlm_probability,
+                                                  seed=run.config.seed, batch_size=args.per_device_eval_batch_size)
+    seed_everything(run.config.seed + 1)
+    result = train(run.model, [TrainStream("mlm", train_feats, (), masking(run.tokenizer, spec.mlm_probability))],
+                   args, out_dir=phase_dir, seed=run.config.seed, pad_token_id=run.tokenizer.pad_token_id,
+                   evaluate=evaluate, selection_metric="loss" if evaluate else None, greater_is_better=False,
+                   log=run.log, progress=run.progress)
+    run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
+    pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
+    rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
+    _finish(run, phase_dir, rows, {"steps": result.steps, "wall_seconds": result.wall_seconds,
+                                   "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats)})
 
 
 def _common(values: list[int]) -> int | None:

@@ -37,6 +37,8 @@ class TrainStream:
     head: str
     features: Features
     target_columns: tuple[str, ...] = ("labels",)
+    # Applied to each collated numpy batch with a generator seeded by the batch position (MLM masking).
+    transform: Callable[[dict, np.random.Generator], dict] | None = None
 
     def lengths(self) -> np.ndarray:
         if "full_length" in self.features:
@@ -89,10 +91,12 @@ def _linear_schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device) -> dict:
+def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device, rng: np.random.Generator) -> dict:
     cols = [c for c in (*MODEL_INPUTS, *stream.target_columns) if c in stream.features]
-    sub = [{c: stream.features[c][int(i)] for c in cols} for i in rows]
-    return {k: torch.as_tensor(np.asarray(v)).to(device) for k, v in collate(sub, pad_token_id).items()}
+    batch = collate([{c: stream.features[c][int(i)] for c in cols} for i in rows], pad_token_id)
+    if stream.transform is not None:
+        batch = stream.transform(batch, rng)
+    return {k: torch.as_tensor(np.asarray(v)).to(device) for k, v in batch.items()}
 
 
 def train(
@@ -172,7 +176,8 @@ def train(
             stream = by_head[head]
             rows = cursors[head].next_batch(lengths[head], args.per_device_train_batch_size * accelerator.num_processes, seed)
             rows = rows[accelerator.process_index::accelerator.num_processes]
-            batch = _to_batch(stream, rows, pad_token_id, accelerator.device)
+            rng = np.random.default_rng([seed, state["micro_batch"], accelerator.process_index])
+            batch = _to_batch(stream, rows, pad_token_id, accelerator.device, rng)
             with accelerator.autocast():
                 outputs = wrapped(head, batch)
                 loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
