@@ -63,7 +63,16 @@ def test_run_writes_rows_for_every_phase_and_language(tmp_path, data_dir, tiny_m
         ((_config(tiny_model_dir, target)["phases"][2]["tasks"][0],), "fr")}
     assert all(r["metric"] == "accuracy" and r["n"] == 1000 for r in retrieval)
 
-    zero = [r for r in rows if r["phase"] == "zero_shot_eval"]
+    zero_all = [r for r in rows if r["phase"] == "zero_shot_eval"]
+    zero = [r for r in zero_all if r["bucket"] == "all"]
+    # Length buckets: the fixed-threshold buckets partition every language/split.
+    for lang in languages:
+        for split in ("dev", "test"):
+            n_all = {r["n"] for r in zero if r["language"] == lang and r["split"] == split}
+            fixed = {r["bucket"]: r["n"] for r in zero_all
+                     if r["language"] == lang and r["split"] == split and r["bucket"].startswith("tokens:")}
+            assert sum(fixed.values()) == n_all.pop()
+    assert {r["bucket"] for r in zero_all} >= {"all", "quartile:1", "quartile:4", "long:top_quartile"}
     assert {r["language"] for r in zero} == languages
     assert {r["task"] for r in zero} == {target} and all(r["target"] == target for r in zero)
     expected_metrics = {"accuracy"} if target == "xnli" else {"f1", "precision", "recall", "token_accuracy"}

@@ -117,12 +117,31 @@ class EvalResult:
     metrics: dict[str, float] | None  # None when the split has no labels
     n: int
     predictions: Any
+    by_bucket: dict[str, tuple[int, dict[str, float]]] | None = None  # bucket → (n, metrics)
+
+
+def _subset(predictions: Any, examples: Sequence, idx: np.ndarray) -> Any:
+    if isinstance(predictions, dict):  # QA: {question id: answer}
+        return {examples[i].id: predictions[examples[i].id] for i in idx}
+    return [predictions[i] for i in idx]
+
+
+def score(task: Task, examples: Sequence, predictions: Any, language: str) -> dict[str, float]:
+    """The task's official-equal metric (plus token accuracy for tagging) on these examples."""
+    adapter = ADAPTERS[task.format]
+    gold = adapter.gold(examples)
+    metrics = get_metric(task.metric)(gold, predictions, language)
+    if task.format == "tagging" and task.metric == "seqeval":
+        # POS/NER token accuracy as an extra, separately named number (XTREME reports F1 only).
+        metrics["token_accuracy"] = get_metric("tagging_accuracy")(gold, predictions)["accuracy"]
+    return metrics
 
 
 def evaluate(model, head: str, task: Task, examples: Sequence, features: Features, *, settings: dict,
              language: str, batch_size: int, pad_token_id: int, predictions_path: Path | None = None,
-             progress: bool = False) -> EvalResult:
-    """Predict, decode, write the prediction file (if asked) and score with the task's metric."""
+             progress: bool = False, buckets: dict[str, np.ndarray] | None = None) -> EvalResult:
+    """Predict, decode, write the prediction file (if asked) and score with the task's metric —
+    on all examples and, given ``buckets`` (name → example indices), on each non-empty bucket."""
     adapter = ADAPTERS[task.format]
     outputs = predict(model, head, features, batch_size=batch_size, pad_token_id=pad_token_id,
                       progress=progress, desc=f"eval {task.name}-{language}")
@@ -132,13 +151,14 @@ def evaluate(model, head: str, task: Task, examples: Sequence, features: Feature
         tmp = predictions_path.with_suffix(predictions_path.suffix + ".tmp")
         adapter.write(predictions, tmp)
         tmp.replace(predictions_path)
-    metrics = None
-    if adapter.labelled(examples):
-        metrics = get_metric(task.metric)(adapter.gold(examples), predictions, language)
-        if task.format == "tagging" and task.metric == "seqeval":
-            # POS/NER token accuracy as an extra, separately named number (XTREME reports F1 only).
-            metrics["token_accuracy"] = get_metric("tagging_accuracy")(adapter.gold(examples), predictions)["accuracy"]
-    return EvalResult(metrics, len(examples), predictions)
+    if not adapter.labelled(examples):
+        return EvalResult(None, len(examples), predictions)
+    by_bucket = {}
+    for name, idx in (buckets or {}).items():
+        if len(idx):
+            sub = [examples[i] for i in idx]
+            by_bucket[name] = (len(idx), score(task, sub, _subset(predictions, examples, idx), language))
+    return EvalResult(score(task, examples, predictions, language), len(examples), predictions, by_bucket)
 
 
 def main_metric(task: Task, metrics: dict[str, float]) -> float:

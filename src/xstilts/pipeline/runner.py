@@ -30,6 +30,7 @@ import yaml
 from xstilts import settings as xsettings
 from xstilts.config import DataSlice, ExperimentConfig, IntermediatePhase, RetrievalEvalPhase, TargetPhase, TrainingArgs, ZeroShotEvalPhase
 from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
+from xstilts.data.lengths import assign_buckets, text_lengths, windows_per_example
 from xstilts.data.loading import load_examples, resolve_files
 from xstilts.errors import ConfigError, DataError
 from xstilts.formats import get_format
@@ -235,16 +236,19 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
         for lang in run.languages(task, split, phase.languages):
             ex = run.examples(task, split, lang, phase.max_examples)
             feats = run.features(task, split, lang, ex, s)
+            buckets = assign_buckets(text_lengths(task.format, ex, run.tokenizer), windows_per_example(feats, len(ex)))
             ext = evaluation.ADAPTERS[task.format].extension
             r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language=lang,
                                     batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id,
                                     predictions_path=phase_dir / "predictions" / task.name / f"{split}-{lang}.{ext}",
-                                    progress=run.progress)
+                                    progress=run.progress, buckets=buckets)
             if r.metrics is None:
                 unlabelled.append(f"{split}-{lang}")
                 continue
             run.log(f"zero-shot {task.name} {split}-{lang}: {json.dumps(r.metrics)}")
             rows += run.rows("zero_shot_eval", task.name, lang, split, r.metrics, r.n)
+            for bucket, (n, metrics) in r.by_bucket.items():
+                rows += run.rows("zero_shot_eval", task.name, lang, split, metrics, n, bucket=bucket)
     if unlabelled:
         run.log(f"no gold labels (predictions written, not scored): {' '.join(unlabelled)}")
     _finish(run, phase_dir, rows, {"unlabelled": unlabelled})
