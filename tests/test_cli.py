@@ -41,3 +41,13 @@ def test_unknown_task_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and "did you mean 'xnli'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_data_lengths_prints_distribution_per_language(data_dir, mini_encoder_dir):
+    result = runner.invoke(app, ["data", "lengths", "--task", "xnli", "--split", "dev", "--tokenizer",
+                                 str(mini_encoder_dir), "--data-dir", str(data_dir)])
+    assert result.exit_code == 0, result.output
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert lines[0].split()[:2] == ["lang", "n"]
+    de = next(l.split() for l in lines if l.startswith("de "))
+    assert de[1] == "2489" and de[-1].endswith("%")

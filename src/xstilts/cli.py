@@ -92,6 +92,48 @@ def _task_summary(task) -> dict:
     }
 
 
+data_app = typer.Typer(help="Inspect task data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("lengths")
+@_clean_errors
+def data_lengths(
+    task: str = typer.Option(..., help="task name (xquad, xnli, udpos, syn_qa, ...)"),
+    split: str = typer.Option("test", help="split"),
+    tokenizer: str = typer.Option("FacebookAI/xlm-roberta-large", help="tokenizer (hub id or directory) whose tokens are counted"),
+    data_dir: Optional[Path] = typer.Option(None, help="data root (default: $XSTILTS_DATA_DIR)"),
+    max_length: Optional[int] = typer.Option(None, help="window size for the multi-window share (default: the task's)"),
+) -> None:
+    """Length distribution per language, in the tokenizer's tokens (what length buckets use)."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from xstilts.data.lengths import FIXED_EDGES, fixed_bucket_names, text_lengths
+    from xstilts.data.loading import load_examples
+    from xstilts.tasks import get_task
+
+    t = get_task(task)
+    tok = AutoTokenizer.from_pretrained(tokenizer)
+    window = max_length or t.max_length
+    header = ["lang", "n", "mean", "median", "p75", "max", *fixed_bucket_names(), f">{window}"]
+    typer.echo("  ".join(f"{h:>14}" if i else f"{h:<5}" for i, h in enumerate(header)))
+    for lang in t.splits.get(split, ()):
+        try:
+            examples = load_examples(t, split, lang, data_dir=data_dir)
+        except XstiltsError as err:
+            typer.echo(f"{lang:<5}  (skipped: {err})", err=True)
+            continue
+        n = np.asarray(text_lengths(t.format, examples, tok))
+        if not len(n):
+            continue
+        edges = np.searchsorted(np.asarray(FIXED_EDGES), n, side="left")
+        shares = [f"{np.mean(edges == k):.1%}" for k in range(len(FIXED_EDGES) + 1)]
+        cells = [str(len(n)), f"{n.mean():.1f}", f"{np.median(n):.0f}", f"{np.percentile(n, 75):.0f}", str(n.max()),
+                 *shares, f"{np.mean(n > window):.1%}"]
+        typer.echo(f"{lang:<5}  " + "  ".join(f"{c:>14}" for c in cells))
+
+
 @app.command()
 @_clean_errors
 def score(
