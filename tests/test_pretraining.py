@@ -51,11 +51,11 @@ def test_from_scratch_phase_is_deterministic_and_reloadable(tmp_path, corpora):
         assert set(rows) == {"loss", "perplexity"} and rows["loss"]["phase"] == "pretrained"
         assert rows["perplexity"]["higher_is_better"] is False
         values.append(rows["loss"]["value"])
-        model_dir = run_dir / "0-pretrained" / "model"
+        model_dir = out / (run_dir / "0-pretrained.txt").read_text().strip() / "model"
         assert AutoModel.from_pretrained(model_dir).config.num_hidden_layers == 2
         assert len(AutoTokenizer.from_pretrained(model_dir)) == 600
     assert values[0] == values[1]
-    files = lambda d: sorted(p.name for p in (d / "runs").glob("*/0-pretrained/model/*"))
+    files = lambda d: sorted(p.name for p in d.glob("shared/pretrained-*/model/*"))
     assert files(tmp_path / "a") == files(tmp_path / "b")
     # Re-running reloads the saved model instead of pretraining again.
     run_experiment(load_config(raw=raw), tmp_path / "a", progress=False)

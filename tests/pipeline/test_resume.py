@@ -54,7 +54,7 @@ def test_killed_run_resumes_to_identical_metrics(tmp_path, data_dir, tiny_model_
     killed_at = None
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
-        states = list(out.glob("runs/*/1-target/checkpoint/state.json"))
+        states = list(out.glob("shared/target-*/checkpoint/state.json"))
         if states:
             try:
                 state = json.loads(states[0].read_text())

@@ -129,3 +129,23 @@ def test_retrieval_phase_scores_bucc_and_tatoeba(tmp_path, data_dir, tiny_model_
     assert done["settings"]["bucc2018"] == {"layer": 1, "pooling": "cls", "max_length": 32}
     pairs = next(out.glob("runs/*/1-retrieval_eval/predictions/bucc2018/test-de.tsv")).read_text().splitlines()
     assert pairs and all(p.count("\t") == 1 for p in pairs)
+
+
+def test_runs_share_an_identical_training_prefix(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    """Two targets after the same intermediate phase train it once; the second run reuses it."""
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    base = _config(tiny_model_dir, "xnli")
+    base["phases"] = [p for p in base["phases"] if p["kind"] != "retrieval_eval"][:3]  # pretrained, intermediate, target
+    other = json.loads(json.dumps(base))
+    other["phases"][2] = {"kind": "target", "task": "udpos", "training": FAST}
+    other["tasks"]["udpos"] = {"train": {"split": "train", "stop": 32}, "dev": {"split": "dev", "stop": 32}, "max_length": 64}
+    out = tmp_path / "out"
+    for i, raw in enumerate((base, other)):
+        cfg = tmp_path / f"c{i}.yaml"
+        cfg.write_text(yaml.safe_dump(raw))
+        result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+    assert len([d for d in out.glob("shared/intermediate-*") if d.is_dir()]) == 1
+    assert len([d for d in out.glob("shared/target-*") if d.is_dir()]) == 2
+    logs = sorted(out.glob("runs/*/log.txt"), key=lambda p: p.stat().st_mtime)
+    assert "reloaded its model" in logs[-1].read_text()

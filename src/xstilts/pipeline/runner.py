@@ -19,6 +19,7 @@ import hashlib
 import json
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -318,51 +319,94 @@ def _finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
 # -------------------------------------------------------------------- the experiment
 
 
-def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> Path:
-    """Run (or resume) ``config`` under ``out_dir``; returns the run directory."""
-    from transformers import AutoTokenizer
+TRAINING_KINDS = ("pretrained", "intermediate", "target")
 
+
+def training_key(config: ExperimentConfig, index: int) -> str:
+    """Hash of everything that determines the model after training phase ``index``: the seed, the
+    data, the training phases up to it and the settings of the tasks they train on. Runs that share
+    it (e.g. one intermediate checkpoint for every target of a grid) share the trained model."""
+    prefix = [p for p in config.phases[:index + 1] if p.kind in TRAINING_KINDS]
+    names: set[str] = set()
+    for p in prefix:
+        names |= set(getattr(p, "tasks", None) or ([p.task] if getattr(p, "task", None) else []))
+    payload = {"seed": config.seed, "data_source": config.data_source, "data_dir": config.data_dir,
+               "phases": [p.model_dump(mode="json") for p in prefix],
+               "tasks": {k: v.model_dump(mode="json") for k, v in sorted(config.tasks.items()) if k in names}}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+@contextmanager
+def _locked(directory: Path):
+    """One process at a time trains a shared phase; the others wait and then reuse its result."""
+    import fcntl
+
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory.with_name(directory.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield directory
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> Path:
+    """Run (or resume) ``config`` under ``out_dir``; returns the run directory.
+
+    Training phases live in ``out_dir/shared/<kind>-<key>`` (see :func:`training_key`), so every run
+    whose phases up to there are identical reuses the trained model; evaluation phases live in the
+    run's own directory.
+    """
     out_dir = Path(out_dir)
     run_dir = out_dir / "runs" / config.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
-    resolved = yaml.safe_dump(config.resolved(), sort_keys=False)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         tmp = cfg_path.with_suffix(".tmp")
-        tmp.write_text(resolved)
+        tmp.write_text(yaml.safe_dump(config.resolved(), sort_keys=False))
         tmp.replace(cfg_path)
     seed_everything(config.seed)
     run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress)
     run.log(f"run {config.run_id}: {' → '.join(p.kind for p in config.phases)}")
-    _pretrained(run, config.phases[0], run_dir / "0-pretrained")
 
+    ordinal = 0  # position among training phases: seeds must not depend on interleaved evaluations
     for index, phase in enumerate(config.phases):
-        if index == 0:
-            continue
-        phase_dir = run_dir / f"{index}-{phase.kind}"
-        phase_dir.mkdir(exist_ok=True)
-        done = (phase_dir / "done.json").exists()
-        if phase.kind == "intermediate":
+        shared = out_dir / "shared" / f"{phase.kind}-{training_key(config, index)[:16]}"
+        if phase.kind in TRAINING_KINDS and not (phase.kind == "pretrained" and phase.from_scratch is None):
+            (run_dir / f"{index}-{phase.kind}.txt").write_text(str(shared.relative_to(out_dir)) + "\n")
+        if phase.kind == "pretrained" and phase.from_scratch is None:
+            _pretrained(run, phase, shared)  # a hub id or directory: nothing to train or share
+        elif phase.kind == "pretrained":
+            with _locked(shared):
+                _pretrained(run, phase, shared)
+        elif phase.kind == "intermediate":
+            ordinal += 1
             tasks = [get_task(t) for t in phase.tasks]
             run.intermediate_max_len = phase.max_length or _common([run.settings(t)["max_length"] for t in tasks])
-            if done:
-                _reload(run, phase_dir)
-            else:
-                _train_phase(run, phase, tasks, phase.training, phase_dir, max_length=phase.max_length, index=index)
+            with _locked(shared):
+                if (shared / "done.json").exists():
+                    _reload(run, shared)
+                else:
+                    _train_phase(run, phase, tasks, phase.training, shared, max_length=phase.max_length, index=ordinal)
             run.intermediate += phase.tasks
         elif phase.kind == "target":
+            ordinal += 1
             run.target = phase.task
-            if done:
-                _reload(run, phase_dir)
-            else:
-                _train_phase(run, phase, [get_task(phase.task)], phase.training, phase_dir,
-                             max_length=None, head_init=phase.head_init, index=index)
-        elif done:
-            run.log(f"phase {index}-{phase.kind} already done")
-        elif phase.kind == "zero_shot_eval":
-            _zero_shot(run, phase, phase_dir, index)
-        elif phase.kind == "retrieval_eval":
-            _retrieval(run, phase, phase_dir, index)
+            with _locked(shared):
+                if (shared / "done.json").exists():
+                    _reload(run, shared)
+                else:
+                    _train_phase(run, phase, [get_task(phase.task)], phase.training, shared,
+                                 max_length=None, head_init=phase.head_init, index=ordinal)
+        else:
+            phase_dir = run_dir / f"{index}-{phase.kind}"
+            phase_dir.mkdir(exist_ok=True)
+            if (phase_dir / "done.json").exists():
+                run.log(f"phase {index}-{phase.kind} already done")
+            elif phase.kind == "zero_shot_eval":
+                _zero_shot(run, phase, phase_dir, index)
+            elif phase.kind == "retrieval_eval":
+                _retrieval(run, phase, phase_dir, index)
     run.log(f"run {config.run_id} finished")
     return run_dir
 
@@ -375,7 +419,6 @@ def _pretrained(run: Run, phase, phase_dir: Path) -> None:
     dropout = first_train.training.dropout if first_train is not None else None
     source, revision, tokenizer_source = phase.model, phase.revision, phase.tokenizer or phase.model
     if phase.from_scratch is not None:
-        phase_dir.mkdir(exist_ok=True)
         if (phase_dir / "done.json").exists():
             run.log("phase 0-pretrained already done: loading its model")
         else:
@@ -437,4 +480,4 @@ def _reload(run: Run, phase_dir: Path) -> None:
     info = json.loads((phase_dir / "done.json").read_text())
     run.labels.update({k: tuple(v) for k, v in info.get("labels", {}).items()})
     run.model = MultiTaskModel.load(phase_dir / "model")
-    run.log(f"phase {phase_dir.name} already done: reloaded its model")
+    run.log(f"phase {phase_dir.name} already done: reloaded its model (shared/{phase_dir.name})")

@@ -344,3 +344,92 @@ register(Task(
     files={s: f"corpora/{s}.{{language}}.txt" for s in ("train", "dev")},
     metric="perplexity", max_length=128, options={"mlm_probability": 0.15},
 ))
+
+# ---- synthetic world (xstilts world)
+# Tasks of the seeded synthetic world that `xstilts world --out DIR` writes (docs/world.md): the
+# same readers, layouts and metrics as the real tasks, so XSTILTS_DATA_DIR=DIR runs the whole study
+# offline. Languages: en (English-like base) and the generated xa (English order), xb (verb-final,
+# postpositions), xc (noun-adjective, no articles). Lengths and training defaults suit tiny models.
+
+SYN_LANGUAGES = ("en", "xa", "xb", "xc")
+SYN_RETRIEVAL_LANGUAGES = ("xa", "xb", "xc")
+# hidden_states[n] (the last layer) for an n-layer encoder: resolve_layer adds 1 to these
+# XTREME-style numbers.
+SYN_RETRIEVAL_OPTIONS = {"layer_by_depth": {n: n - 1 for n in range(1, 13)}, "pooling": "mean"}
+SYN_QA_LENGTHS = dict(max_length=256, doc_stride=128, max_query_length=32, max_answer_length=16)
+SYN_TRAINING = dict(learning_rate=2e-4, num_train_epochs=3.0, per_device_train_batch_size=32,
+                    gradient_accumulation_steps=1, warmup_ratio=0.1)
+SYN_REF = "xstilts synthetic world (docs/world.md)"
+_SYN_SPLITS = {"train": EN, "dev": SYN_LANGUAGES, "test": SYN_LANGUAGES}
+
+register(Task(
+    name="syn_nli", format="classification", role="intermediate",
+    description="Synthetic NLI over a few world facts (ANLI jsonl layout)",
+    splits={"train": EN, "dev": EN}, reader="anli_jsonl",
+    files={s: f"english/syn_nli/{s}.jsonl" for s in ("train", "dev")},
+    labels=NLI_LABELS, metric="accuracy", max_length=128, reference=SYN_REF,
+))
+register(Task(
+    name="syn_story", format="multiple_choice", role="intermediate",
+    description="Synthetic story continuation, 4 endings, one consistent with the story (HellaSwag jsonl)",
+    splits={"train": EN, "dev": EN}, reader="hellaswag_jsonl",
+    files={"train": "english/syn_story/syn_story_train.jsonl", "dev": "english/syn_story/syn_story_val.jsonl"},
+    metric="accuracy", max_length=128, reference=SYN_REF,
+))
+register(Task(
+    name="syn_longqa", format="span_qa", role="intermediate",
+    description="Synthetic extractive QA over documents of 10 to 1,500 words; questions: where does "
+                "X live / what does X work as / who gave a Y to Z (SQuAD v1.1 JSON)",
+    splits={"train": EN, "dev": EN}, reader="squad_json",
+    files={s: f"english/syn_longqa/{s}-v1.1.json" for s in ("train", "dev")},
+    metric="squad", reference=SYN_REF, **SYN_QA_LENGTHS,
+))
+register(Task(
+    name="syn_tags", format="tagging", role="intermediate",
+    description="Synthetic CCG supertagging of the world's grammar (C&C .stagged layout)",
+    splits={"train": EN, "dev": EN}, reader="ccg_stagged",
+    files={s: f"english/syn_tags/{s}.stagged" for s in ("train", "dev")},
+    labels=None, metric="tagging_accuracy", max_length=64, reference=SYN_REF,
+))
+register(Task(
+    name="syn_xnli", format="classification", role="target",
+    description="Synthetic XNLI: the NLI labels over 1-3 facts, dev/test parallel in every language",
+    splits=_SYN_SPLITS, reader="xtreme_pair_tsv",
+    files={"train": f"{D}/syn_xnli/train-en.tsv", "dev": f"{D}/syn_xnli/dev-{{language}}.tsv",
+           "test": f"{D}/syn_xnli/test-{{language}}.tsv"},
+    gold_files={"test": f"{L}/syn_xnli/test-{{language}}.tsv"},
+    labels=NLI_LABELS, metric="accuracy", max_length=128, reference=SYN_REF, training=SYN_TRAINING,
+))
+register(Task(
+    name="syn_qa", format="span_qa", role="target",
+    description="Synthetic XQuAD over documents of 10 to 1,500 words; questions: how old is X / what "
+                "colour Y does X have / what did X give to Z (disjoint from syn_longqa's)",
+    splits=_SYN_SPLITS, reader="squad_json",
+    files={"train": f"{D}/syn_qa/train-en.json", "dev": f"{D}/syn_qa/dev-{{language}}.json",
+           "test": f"{D}/syn_qa/test-{{language}}.json"},
+    gold_files={"test": f"{L}/syn_qa/test-{{language}}.json"},
+    metric="squad", reference=SYN_REF, training=SYN_TRAINING, **SYN_QA_LENGTHS,
+))
+register(Task(
+    name="syn_pos", format="tagging", role="target",
+    description="Synthetic UD-POS: UPOS tags of the world's sentences in every language",
+    splits=_SYN_SPLITS, reader="xtreme_conll_tsv",
+    files={s: f"{D}/syn_pos/{s}-{{language}}.tsv" for s in ("train", "dev", "test")},
+    gold_files={"test": f"{L}/syn_pos/test-{{language}}.tsv"},
+    labels=UPOS_TAGS, metric="seqeval", max_length=64, reference=SYN_REF, training=SYN_TRAINING,
+))
+register(Task(
+    name="syn_tatoeba", format="retrieval", role="target",
+    description="Synthetic Tatoeba: 1:1 translations, English side sorted",
+    splits={"test": SYN_RETRIEVAL_LANGUAGES}, reader="tatoeba",
+    files={"test": f"{D}/syn_tatoeba/{{language}}-en"},
+    gold_files={"test": f"{L}/syn_tatoeba/test-{{language}}.tsv"},
+    metric="accuracy", max_length=64, options=SYN_RETRIEVAL_OPTIONS, reference=SYN_REF,
+))
+register(Task(
+    name="syn_mlm", format="mlm", role="pretraining",
+    description="Monolingual, non-parallel corpora of the synthetic world, one document per line",
+    splits={"train": SYN_LANGUAGES, "dev": SYN_LANGUAGES}, reader="text_lines",
+    files={s: f"corpora/{s}.{{language}}.txt" for s in ("train", "dev")},
+    metric="perplexity", max_length=128, options={"mlm_probability": 0.15}, reference=SYN_REF,
+))

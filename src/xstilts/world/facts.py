@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 
@@ -37,8 +38,7 @@ FUNCTIONAL = ("lives", "age", "job")
 AGE_MIN, AGE_MAX = int(AGES[0]), int(AGES[-1])
 
 
-@dataclass(frozen=True, slots=True)
-class Fact:
+class Fact(NamedTuple):
     """One proposition, e.g. ``Fact("lives", ("Anna", "Marburg"))``."""
 
     rel: str
@@ -65,22 +65,32 @@ def owner(fact: Fact, salt: int, n: int) -> int:
 
 @dataclass(frozen=True)
 class Priors:
-    """World regularities shared by every language (sampled once per seed)."""
+    """World regularities shared by every language (sampled once per seed).
 
-    job_age: dict[str, tuple[float, float]]   # profession → (mean, sd) of age
-    job_city: dict[str, np.ndarray]           # profession → probabilities over cities
-    kind_colour: dict[str, np.ndarray]        # owned kind → probabilities over colours
-    gift: np.ndarray                          # probabilities over gifts
+    Rows follow ``PROFESSIONS`` / ``OWNED``; ``*_cdf`` are cumulative distributions (one row each).
+    """
+
+    age_mean: np.ndarray   # per profession
+    age_sd: np.ndarray     # per profession
+    city_cdf: np.ndarray   # profession × city
+    colour_cdf: np.ndarray  # owned kind × colour
+    gift_cdf: np.ndarray   # over gifts (Zipf-like popularity)
 
 
 def build_priors(rng: np.random.Generator, vocab: Vocabulary) -> Priors:
-    n_cities = len(vocab.cities)
-    job_age = {j: (float(rng.uniform(25, 70)), float(rng.uniform(5, 12))) for j in PROFESSIONS}
-    job_city = {j: rng.dirichlet(np.full(n_cities, 0.7)) for j in PROFESSIONS}
-    kind_colour = {k: rng.dirichlet(np.full(len(COLOURS), 1.0)) for k in OWNED}
+    n_jobs = len(PROFESSIONS)
+    age_mean, age_sd = rng.uniform(25, 70, n_jobs), rng.uniform(5, 12, n_jobs)
+    city = rng.dirichlet(np.full(len(vocab.cities), 0.7), n_jobs)
+    colour = rng.dirichlet(np.full(len(COLOURS), 1.0), len(OWNED))
     zipf = 1.0 / np.arange(1, len(GIFTS) + 1)
     gift = zipf[rng.permutation(len(GIFTS))]
-    return Priors(job_age, job_city, kind_colour, gift / gift.sum())
+    return Priors(age_mean, age_sd, np.cumsum(city, axis=1), np.cumsum(colour, axis=1), np.cumsum(gift / gift.sum()))
+
+
+def _draw(cdf: np.ndarray, u: np.ndarray) -> list[int]:
+    """Indices drawn from the rows of ``cdf`` (one row per draw, or one row for all) by uniforms ``u``."""
+    cdf = np.atleast_2d(cdf)
+    return np.minimum((cdf < u[:, None] * cdf[:, -1:]).sum(axis=1), cdf.shape[1] - 1).tolist()
 
 
 @dataclass
@@ -117,10 +127,13 @@ class Scene:
         return next(p for p in self.people if p.name == name)
 
 
-def _pick(rng: np.random.Generator, items, p=None):
-    if p is None:
-        return items[int(rng.integers(len(items)))]
-    return items[int(rng.choice(len(items), p=p))]
+_U_COLUMNS = 15 + 12  # job, home, 8 kind keys, 3 colours, 2 gifts, then the 12 integers below
+
+
+def _int_bounds(n: int, n_cities: int) -> np.ndarray:
+    """Upper bounds (exclusive) of the 12 integer columns of a scene's uniform matrix."""
+    others = max(n - 1, 1)
+    return np.array([4, 3, 3, 3, n_cities, n_cities, others, others, others, others, n_cities, n_cities])
 
 
 def sample_scene(rng: np.random.Generator, vocab: Vocabulary, priors: Priors, n_people: int) -> Scene:
@@ -128,39 +141,51 @@ def sample_scene(rng: np.random.Generator, vocab: Vocabulary, priors: Priors, n_
 
     Constraints that keep questions answerable: one thing per owned kind per person; a giver
     gives a receiver at most one gift; a receiver gets a given gift from at most one giver.
+    All random numbers of a scene are drawn in a few vectorised calls (scenes are many).
     """
-    n_people = min(n_people, len(vocab.names))
-    names = [vocab.names[i] for i in rng.choice(len(vocab.names), n_people, replace=False)]
+    n = min(n_people, len(vocab.names))
+    cities, n_cities = vocab.cities, len(vocab.cities)
+    names = [vocab.names[i] for i in rng.permutation(len(vocab.names))[:n].tolist()]
+    # One matrix of uniforms per scene; column blocks are the draws below (numpy calls are the cost).
+    u = rng.random((n, _U_COLUMNS))
+    jobs = (u[:, 0] * len(PROFESSIONS)).astype(int)
+    ages = np.clip(np.rint(priors.age_mean[jobs] + priors.age_sd[jobs] * rng.standard_normal(n)), AGE_MIN, AGE_MAX)
+    homes = _draw(priors.city_cdf[jobs], u[:, 1])
+    kinds = np.argsort(u[:, 2:2 + len(OWNED)], axis=1)[:, :3]
+    colours = _draw(priors.colour_cdf[kinds.ravel()], u[:, 10:13].ravel())
+    gifts = _draw(priors.gift_cdf, u[:, 13:15].ravel())
+    ints = (u[:, 15:] * _int_bounds(n, n_cities)).astype(int).tolist()
+    kinds, ages, jobs = kinds.tolist(), ages.astype(int).tolist(), jobs.tolist()
     people = []
-    for name in names:
-        job = _pick(rng, PROFESSIONS)
-        mean, sd = priors.job_age[job]
-        age = str(int(np.clip(round(rng.normal(mean, sd)), AGE_MIN, AGE_MAX)))
-        city = _pick(rng, vocab.cities, priors.job_city[job])
-        person = Person(name, age, job, city)
-        for k in rng.choice(len(OWNED), int(rng.integers(0, 4)), replace=False):
-            kind = OWNED[int(k)]
-            person.owns[kind] = _pick(rng, COLOURS, priors.kind_colour[kind])
-        for _ in range(int(rng.integers(0, 3))):
-            place = _pick(rng, vocab.cities)
-            if place != city and place not in person.visited:
+    received: set[tuple[str, str]] = set()  # (gift, receiver)
+    for i in range(n):
+        # counts (owned kinds, visits, known people, gifts), 2 visited cities, 4 others, 2 gift cities
+        n_own, n_visit, n_know, n_give, visit0, visit1, *others, city0, city1 = ints[i]
+        person = Person(names[i], str(ages[i]), PROFESSIONS[jobs[i]], cities[homes[i]])
+        for k in range(n_own):
+            person.owns[OWNED[kinds[i][k]]] = COLOURS[colours[3 * i + k]]
+        for k in range(n_visit):
+            place = cities[(visit0, visit1)[k]]
+            if place != person.city and place not in person.visited:
                 person.visited.append(place)
-        people.append(person)
-    if n_people > 1:
-        received: set[tuple[str, str]] = set()  # (gift, receiver)
-        for person in people:
-            others = [p.name for p in people if p.name != person.name]
-            for _ in range(int(rng.integers(0, 3))):
-                other = _pick(rng, others)
-                if other not in person.knows:
-                    person.knows.append(other)
-            for _ in range(int(rng.integers(0, 3))):
-                gift, to = _pick(rng, GIFTS, priors.gift), _pick(rng, others)
-                if (gift, to) in received or any(r == to for _, r, _ in person.gave):
+        if n > 1:
+            # The k-th other person: index k of everyone but i.
+            other = [names[j + (j >= i)] for j in others]
+            for k in range(n_know):
+                if other[k] not in person.knows:
+                    person.knows.append(other[k])
+            for k in range(n_give):
+                gift, to = GIFTS[gifts[2 * i + k]], other[2 + k]
+                if (gift, to) in received or (k and person.gave and person.gave[0][1] == to):
                     continue
                 received.add((gift, to))
-                person.gave.append((gift, to, _pick(rng, vocab.cities)))
+                person.gave.append((gift, to, cities[(city0, city1)[k]]))
+        people.append(person)
     return Scene(people)
+
+
+def _pick(rng: np.random.Generator, items):
+    return items[int(rng.integers(len(items)))]
 
 
 def other_value(rng: np.random.Generator, fact: Fact, vocab: Vocabulary) -> Fact:

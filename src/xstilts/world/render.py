@@ -16,13 +16,14 @@ sentence, found again after reordering by :meth:`Rendered.index_of`.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 
 from xstilts.world.facts import Fact
 from xstilts.world.languages import LANGUAGES, QPART, LanguageSpec, Lexicon
 
 
-@dataclass(frozen=True, slots=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Word:
     """A lexeme with its tags: UPOS (target tagging), PTB POS and CCG category (English supertags)."""
 
@@ -32,27 +33,27 @@ class Word:
     ccg: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NP:
     head: Word
     det: Word | None = None
     mods: tuple[Word, ...] = ()  # adjectives / wh-determiners, before the head in English
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class PP:
     adp: Word
     np: NP
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Verb:
     tensed: Word            # lives / gave / is
     base: Word | None = None  # live / give under do-support; None for the copula
     aux: Word | None = None   # does / did
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Clause:
     """Constituents by grammatical role; ``wh`` names the questioned one (``subj``, ``obj``,
     ``comp``, ``obl<i>`` or ``obl<i>.np`` — the noun phrase inside the i-th oblique)."""
@@ -67,7 +68,7 @@ class Clause:
     wh: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Sentence:
     """A sentence about ``facts`` (one, or two when coordinated); ``args`` are the words that
     realise the first fact's arguments (None where a question word replaced one)."""
@@ -93,18 +94,26 @@ def _w(lex: str, upos: str, ptb: str, ccg: str) -> Word:
     return Word(lex, upos, ptb, ccg)
 
 
+# Function words, verbs and punctuation are never answers: one shared object each (cached),
+# which halves the generation time. Argument words (names, values) are always fresh.
+_c = functools.lru_cache(maxsize=None)
+_fw = _c(_w)  # a shared function word
+
+
 def name(n: str) -> Word:
-    return _w(n, "PROPN", "NNP", "NP")
+    return Word(n, "PROPN", "NNP", "NP")
 
 
 def noun(x: str, ptb: str = "NN") -> Word:
-    return _w(x, "NOUN", ptb, "N")
+    return Word(x, "NOUN", ptb, "N")
 
 
+@_c
 def det(x: str = "a") -> Word:
     return _w(x, "DET", "DT", "NP[nb]/N")
 
 
+@_c
 def adp(x: str, ccg: str = "PP/NP") -> Word:
     return _w(x, "ADP", "IN" if x != "to" else "TO", ccg)
 
@@ -122,24 +131,29 @@ VERBS = {  # lemma → (tensed, base, aux, PTB of the tensed form)
 }
 
 
+@_c
 def verb(lemma: str, ccg: str) -> Verb:
     tensed, base, aux, ptb = VERBS[lemma]
     return Verb(_w(tensed, "VERB", ptb, ccg), _w(base, "VERB", "VB", ccg.replace("S[dcl]", "S[b]")),
                 _w(aux, "AUX", ptb, "(S[dcl]\\NP)/(S[b]\\NP)"))
 
 
+@_c
 def copula(ccg: str) -> Verb:
     return Verb(_w("is", "AUX", "VBZ", ccg))
 
 
+@_c
 def _not() -> Word:
     return _w("not", "PART", "RB", "(S\\NP)\\(S\\NP)")
 
 
+@_c
 def _and() -> Word:
     return _w("and", "CCONJ", "CC", "conj")
 
 
+@_c
 def _punct(mark: str) -> Word:
     return _w(mark, "PUNCT", ".", ".")
 
@@ -166,7 +180,7 @@ def _clause(fact: Fact, variant: int = 0) -> tuple[Clause, tuple[Word | None, ..
         return Clause(subj, verb("live", "(S[dcl]\\NP)/PP"), obls=(PP(adp("in"), NP(c)),)), (p, c)
     if fact.rel == "age":
         n = _w(a[1], "NUM", "CD", "N/N")
-        comp = (n, noun("years", "NNS"), _w("old", "ADJ", "JJ", "(S[adj]\\NP)\\NP"))
+        comp = (n, _fw("years", "NOUN", "NNS", "N"), _fw("old", "ADJ", "JJ", "(S[adj]\\NP)\\NP"))
         return Clause(subj, copula("(S[dcl]\\NP)/(S[adj]\\NP)"), comp=comp), (p, n)
     if fact.rel == "job":
         j = noun(a[1])
@@ -251,13 +265,13 @@ def ending(fact: Fact) -> Sentence:
     a = fact.args
     if fact.rel == "lives":
         p, c = name(a[0]), name(a[1])
-        home = _w("home", "ADV", "RB", "(S\\NP)\\(S\\NP)")
+        home = _fw("home", "ADV", "RB", "(S\\NP)\\(S\\NP)")
         clause = Clause(NP(p), verb("go", "(S[dcl]\\NP)/PP"), obls=(home, PP(adp("to"), NP(c))))
         args: tuple[Word | None, ...] = (p, c)
     elif fact.rel == "gave":
         q, g = name(a[2]), noun(a[1])
         clause = Clause(NP(q), verb("have", "(S[dcl]\\NP)/NP"), obj=NP(g, det()),
-                        adv=_w("now", "ADV", "RB", "(S\\NP)/(S\\NP)"))
+                        adv=_fw("now", "ADV", "RB", "(S\\NP)/(S\\NP)"))
         args = (None, g, q, None)
     elif fact.rel == "owns":
         p, k, c = name(a[0]), noun(a[1]), _w(a[2], "ADJ", "JJ", "N/N")
@@ -266,7 +280,7 @@ def ending(fact: Fact) -> Sentence:
     elif fact.rel == "job":
         p, j = name(a[0]), noun(a[1])
         clause = Clause(NP(p), verb("go", "(S[dcl]\\NP)/PP"),
-                        obls=(PP(adp("to"), NP(noun("work"))), PP(adp("as", ADJUNCT), NP(j, det()))))
+                        obls=(PP(adp("to"), NP(_fw("work", "NOUN", "NN", "N"))), PP(adp("as", ADJUNCT), NP(j, det()))))
         args = (p, j)
     else:
         raise ValueError(f"no ending for a {fact.rel} fact")
@@ -289,7 +303,7 @@ def linearize(sentence: Sentence, spec: LanguageSpec) -> list[Word]:
             out.append(_and())
         out.extend(_clause_words(clause, spec))
     if sentence.is_question and spec.q_particle:
-        out.append(_w(QPART, "PART", "RP", "S[q]\\S[q]"))
+        out.append(_fw(QPART, "PART", "RP", "S[q]\\S[q]"))
     out.append(_punct("?" if sentence.is_question else "."))
     return out
 

@@ -1,0 +1,126 @@
+"""Size presets and the knobs of the synthetic world.
+
+A preset is a :class:`WorldConfig`; any field can be overridden (``generate(..., anchor_share=0.2)``,
+``xstilts world --set anchor_share=0.2``). ``sizes`` gives the number of examples per task and
+split — per language for the parallel dev/test splits; questions for QA, sentences for tagging,
+sentence pairs for Tatoeba — and is merged task by task with an override.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from xstilts.errors import ConfigError, UnknownNameError
+
+Range = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Every knob of the world (see docs/world.md)."""
+
+    # Vocabulary and languages.
+    n_names: int = 120
+    n_cities: int = 30
+    anchor_share: float = 1.0        # names, cities and numbers spelled alike in every language
+    shared_word_share: float = 0.0   # other words borrowed unchanged from English
+    # Monolingual corpora (per language): sentences in train / dev, sentences per document.
+    corpus_sentences: int = 25_000
+    corpus_dev_sentences: int = 1_000
+    corpus_doc_sentences: Range = (3, 12)
+    # QA documents: sentences per document (log-uniform, stratified), questions per document,
+    # share of distractors written as a negated wrong value ("Anna does not live in Holmvik").
+    qa_doc_sentences: Range = (2, 300)
+    longqa_doc_sentences: Range = (2, 300)
+    questions_per_doc: int = 2
+    qa_negated_distractors: float = 0.1
+    # Sentence-pair and story tasks: facts in the premise / story context.
+    nli_premise_facts: Range = (2, 5)
+    xnli_premise_facts: Range = (1, 3)
+    story_context_facts: Range = (2, 4)
+    # Examples per task and split (dev/test of targets: per language, parallel across languages).
+    sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
+
+    def size(self, task: str, split: str) -> int:
+        return int(self.sizes.get(task, {}).get(split, 0))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["sizes"] = {t: dict(s) for t, s in self.sizes.items()}
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
+
+
+def _sizes(nli, story, longqa, tags, xnli, qa, pos, tatoeba) -> dict[str, dict[str, int]]:
+    return {
+        "syn_nli": dict(zip(("train", "dev"), nli)),
+        "syn_story": dict(zip(("train", "dev"), story)),
+        "syn_longqa": dict(zip(("train", "dev"), longqa)),
+        "syn_tags": dict(zip(("train", "dev"), tags)),
+        "syn_xnli": dict(zip(("train", "dev", "test"), xnli)),
+        "syn_qa": dict(zip(("train", "dev", "test"), qa)),
+        "syn_pos": dict(zip(("train", "dev", "test"), pos)),
+        "syn_tatoeba": {"test": tatoeba},
+    }
+
+
+PRESETS: dict[str, WorldConfig] = {
+    # Unit tests: a few seconds, every file and layout, a few long QA documents.
+    "tiny": WorldConfig(
+        n_names=60, n_cities=12, corpus_sentences=400, corpus_dev_sentences=40,
+        qa_doc_sentences=(2, 240), longqa_doc_sentences=(2, 240),
+        sizes=_sizes(nli=(40, 20), story=(40, 20), longqa=(24, 10), tags=(40, 20),
+                     xnli=(40, 20, 20), qa=(24, 10, 10), pos=(40, 20, 20), tatoeba=20),
+    ),
+    # The embedded demo: a tiny MLM learns from the corpora in minutes on two cores.
+    "demo": WorldConfig(
+        sizes=_sizes(nli=(4000, 500), story=(3000, 500), longqa=(2000, 300), tags=(3000, 500),
+                     xnli=(4000, 300, 600), qa=(2000, 200, 400), pos=(2000, 300, 500), tatoeba=500),
+    ),
+    # A GPU-sized world: larger corpora and training sets, the same languages.
+    "large": WorldConfig(
+        n_names=300, n_cities=60, corpus_sentences=250_000, corpus_dev_sentences=5_000,
+        sizes=_sizes(nli=(40000, 2000), story=(20000, 2000), longqa=(20000, 1000), tags=(20000, 2000),
+                     xnli=(40000, 1000, 2000), qa=(20000, 500, 1000), pos=(10000, 1000, 2000),
+                     tatoeba=1000),
+    ),
+}
+
+
+def resolve_config(size: str, overrides: Mapping[str, Any] | None = None) -> WorldConfig:
+    """The preset ``size`` with ``overrides`` applied (``sizes`` merged task by task)."""
+    if size not in PRESETS:
+        raise UnknownNameError("world size", size, list(PRESETS))
+    config = PRESETS[size]
+    overrides = dict(overrides or {})
+    known = {f.name: f for f in dataclasses.fields(WorldConfig)}
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise UnknownNameError("world setting", key, list(known))
+        default = getattr(config, key)
+        if key == "sizes":
+            merged = {t: dict(s) for t, s in config.sizes.items()}
+            for task, splits in dict(value).items():
+                if task not in merged:
+                    raise ConfigError(f"sizes: unknown task {task!r} (known: {', '.join(merged)})")
+                merged[task].update({k: int(v) for k, v in dict(splits).items()})
+            value = merged
+        elif isinstance(default, tuple):
+            value = tuple(int(v) for v in value)
+            if len(value) != 2 or not 1 <= value[0] <= value[1]:
+                raise ConfigError(f"{key} must be a range [low, high] with 1 <= low <= high, got {list(value)}")
+        elif isinstance(default, float):
+            value = float(value)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key} must lie in [0, 1], got {value}")
+        elif isinstance(default, int):
+            value = int(value)
+            if value < (1 if key in ("n_names", "n_cities", "questions_per_doc") else 0):
+                raise ConfigError(f"{key} must be positive, got {value}")
+        changes[key] = value
+    config = dataclasses.replace(config, **changes)
+    if config.n_names < 8 or config.n_cities < 4:
+        raise ConfigError("the world needs at least 8 names and 4 cities")
+    return config
