@@ -23,7 +23,7 @@ def test_tasks_table_lists_every_task():
 
 def test_tasks_json_round_trips_declarations():
     result = runner.invoke(app, ["tasks", "--role", "target", "--json"])
-    rows = json.loads(result.output)
+    rows = [r for r in json.loads(result.output) if not r["name"].startswith("syn_")]
     assert {r["name"] for r in rows} == {"xnli", "pawsx", "udpos", "panx", "xquad", "mlqa", "tydiqa", "bucc2018", "tatoeba"}
     xquad = next(r for r in rows if r["name"] == "xquad")
     assert xquad["splits"]["test"] == ["en", "es", "de", "el", "ru", "tr", "ar", "vi", "th", "zh", "hi"]

@@ -73,7 +73,7 @@ def test_corpora_are_not_parallel(tiny_world_memory):
         docs = world.corpora[lang]["train"] + world.corpora[lang]["dev"]
         keys[lang] = set().union(*(d.keys for d in docs))
         # Every fact of a language's corpus is one that language owns.
-        assert all(owner(f, world.salt, len(CODES)) == i for d in docs for s in d.sentences for f in s.facts)
+        assert all(owner(f, world.salt, len(CODES)) == i for d in docs for s in d.sentences for f in s.said)
     for a, b in itertools.combinations(CODES, 2):
         assert not keys[a] & keys[b], (a, b)
     # ... and so no sentence of one corpus is the translation of a sentence of another.

@@ -128,8 +128,10 @@ class ExampleTable:
     def __init__(self, rows: Iterable[Mapping], *, phase: str | None = ZERO_SHOT_PHASE):
         self.cells: dict[UnitKey, dict[Condition, dict[object, dict[object, Mapping]]]] = {}
         self.metric: dict[UnitKey, str] = {}
+        self._buckets: dict[UnitKey, set[str]] = {}
         for row in latest_examples(rows, phase=phase):
             key = UnitKey(row.get("target"), row["task"], row["language"], row["split"])
+            self._buckets.setdefault(key, {ALL}).update(row.get("buckets", ()))
             metric = self.metric.setdefault(key, row["metric"])
             if metric != row["metric"]:
                 raise DataError(None, f"unit {tuple(key)} has examples scored with {metric!r} and {row['metric']!r}")
@@ -148,12 +150,8 @@ class ExampleTable:
         return set(self.cells[key].get(condition, {}))
 
     def buckets(self, keys: Iterable[UnitKey]) -> list[str]:
-        names = {ALL}
-        for key in keys:
-            for by_seed in self.cells[key].values():
-                for rows in by_seed.values():
-                    for row in rows.values():
-                        names.update(row.get("buckets", ()))
+        """Every bucket name some example of these units is in (``all`` included), in a fixed order."""
+        names = {ALL}.union(*(self._buckets[k] for k in keys))
         return sorted(names, key=bucket_sort_key)
 
     def align(self, key: UnitKey, slots: Sequence[Condition], seeds: Sequence, buckets: Sequence[str]) -> "UnitArrays":
@@ -205,8 +203,9 @@ def _main_from_sums(metric: str, sums: np.ndarray) -> np.ndarray:
 
 def _resample_counts(rng: np.random.Generator, rows: int, m: int) -> np.ndarray:
     """``(rows, m)`` multinomial counts: how often each of ``m`` examples is drawn in ``m`` draws."""
-    draws = rng.integers(0, m, size=(rows, m))
-    draws += (np.arange(rows) * m)[:, None]
+    dtype = np.int32 if rows * m < 2**31 else np.int64
+    draws = rng.integers(0, m, size=(rows, m), dtype=dtype)
+    draws += (np.arange(rows, dtype=dtype) * m)[:, None]
     return np.bincount(draws.ravel(), minlength=rows * m).reshape(rows, m).astype(np.float64)
 
 

@@ -276,7 +276,7 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
                 emb = lambda sents: retrieval.embed(encoder, run.tokenizer, [s.text for s in sents], layer=layer,
                                                     pooling=pooling, max_length=max_length, batch_size=32)
                 src, trg = emb(ex.source), emb(ex.target)
-                if task.name == "tatoeba":
+                if task.reader == "tatoeba":
                     pred = retrieval.tatoeba_predict(src, trg)
                     predicted = [ex.source[int(i)].id for i in pred]
                     gold_of = {t: s for s, t in ex.gold}

@@ -55,10 +55,10 @@ class Fact(NamedTuple):
 
 
 def owner(fact: Fact, salt: int, n: int) -> int:
-    """Which of ``n`` languages may state ``fact`` in its corpus (a stable hash of the key).
+    """Which of ``n`` languages may say ``fact`` in its corpus (a stable hash of the key).
 
-    The corpora are built so that every fact (and so every sentence, in any form) belongs to
-    exactly one language: no sentence of one corpus has its translation in another.
+    A corpus only holds sentences whose every said fact (see ``Sentence.said``) its language
+    owns, so no sentence of one corpus — in any form — has its translation in another.
     """
     return zlib.crc32(f"{salt}:{fact.key}".encode()) % n
 

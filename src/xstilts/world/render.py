@@ -70,13 +70,19 @@ class Clause:
 
 @dataclass(slots=True)
 class Sentence:
-    """A sentence about ``facts`` (one, or two when coordinated); ``args`` are the words that
-    realise the first fact's arguments (None where a question word replaced one)."""
+    """A sentence built from ``facts`` (one, or two when coordinated).
+
+    ``args`` are the words that realise the first fact's arguments (None where a question word
+    replaced one or the form leaves it out); ``said`` is what the text itself states or asks —
+    the facts with every argument the text does not express replaced by ``?`` (``how old is
+    Anna ?`` says ``age(Anna,?)``). Two sentences with the same text say the same.
+    """
 
     clauses: tuple[Clause, ...]
     facts: tuple[Fact, ...]
     kind: str  # statement | negation | question | ending | coordination
     args: tuple[Word | None, ...] = ()
+    said: tuple[Fact, ...] = ()
 
     @property
     def fact(self) -> Fact:
@@ -85,6 +91,10 @@ class Sentence:
     @property
     def is_question(self) -> bool:
         return self.kind == "question"
+
+
+def _said(fact: Fact, args: tuple[Word | None, ...]) -> Fact:
+    return Fact(fact.rel, tuple(a if w is not None else "?" for a, w in zip(fact.args, args)))
 
 
 # --------------------------------------------------------------------------- word factories
@@ -168,7 +178,7 @@ def statement(fact: Fact, *, neg: bool = False, variant: int = 0) -> Sentence:
     clause, args = _clause(fact, variant)
     if neg:
         clause = _replace(clause, neg=True)
-    return Sentence((clause,), (fact,), "negation" if neg else "statement", args)
+    return Sentence((clause,), (fact,), "negation" if neg else "statement", args, (fact,))
 
 
 def _clause(fact: Fact, variant: int = 0) -> tuple[Clause, tuple[Word | None, ...]]:
@@ -250,7 +260,7 @@ def question(qtype: str, fact: Fact) -> Sentence:
         clause = _replace(clause, obj=NP(_w("what", "PRON", "WP", "S[wq]/(S[q]/NP)")),
                           obls=clause.obls[:1], wh="obj")
         args = (args[0], None, args[2], None)
-    return Sentence((clause,), (fact,), "question", args)
+    return Sentence((clause,), (fact,), "question", args, (_said(fact, args),))
 
 
 ENDING_RELATIONS = ("lives", "gave", "owns", "job")
@@ -284,12 +294,13 @@ def ending(fact: Fact) -> Sentence:
         args = (p, j)
     else:
         raise ValueError(f"no ending for a {fact.rel} fact")
-    return Sentence((clause,), (fact,), "ending", args)
+    return Sentence((clause,), (fact,), "ending", args, (_said(fact, args),))
 
 
 def coordination(first: Sentence, second: Sentence) -> Sentence:
     """Two declarative sentences joined by "and" (one final full stop)."""
-    return Sentence(first.clauses + second.clauses, first.facts + second.facts, "coordination", first.args)
+    return Sentence(first.clauses + second.clauses, first.facts + second.facts, "coordination", first.args,
+                    first.said + second.said)
 
 
 # --------------------------------------------------------------------------- linearization

@@ -8,8 +8,8 @@ renders each in every language of its split, so the dev/test sets of the targets
 |---|---|---|---|
 | ``syn_nli``, ``syn_xnli`` | pair classification | premise = 1–5 facts of a scene | entailment / neutral / contradiction (below) |
 | ``syn_story`` | multiple choice | story = 2–4 facts; the subject of an ending | the one ending consistent with the story |
-| ``syn_longqa`` | extractive QA | a document of 2–200 facts | where_live, what_job, who_gave |
-| ``syn_qa`` | extractive QA | a document of 2–200 facts | how_old, what_colour, what_gift |
+| ``syn_longqa`` | extractive QA | a document of 2–300 facts | where_live, what_job, who_gave |
+| ``syn_qa`` | extractive QA | a document of 2–300 facts | how_old, what_colour, what_gift |
 | ``syn_tags`` / ``syn_pos`` | tagging | single sentences | CCG categories / UPOS |
 | ``syn_tatoeba`` | retrieval | distinct single sentences | the translation |
 
@@ -313,17 +313,20 @@ def sentence_mix(rng: np.random.Generator, ctx: Context, n: int, *, questions: b
         facts = scene.facts()
         fact = _pick(rng, facts)
         r = rng.random()
-        if questions and r < 0.15 and fact.rel in QUESTION_OF_RELATION:
-            sentence = question(_pick(rng, QUESTION_OF_RELATION[fact.rel]), fact)
+        sentence = None
+        if r < 0.15:  # each form has its band; a form that does not apply gives a statement
+            if questions and fact.rel in QUESTION_OF_RELATION:
+                sentence = question(_pick(rng, QUESTION_OF_RELATION[fact.rel]), fact)
         elif r < 0.3:
             sentence = statement(fact, neg=True, variant=_variant(rng, fact))
-        elif r < 0.4 and fact.rel in ENDING_RELATIONS:
-            sentence = ending(fact)
+        elif r < 0.4:
+            if fact.rel in ENDING_RELATIONS:
+                sentence = ending(fact)
         elif r < 0.55:
-            second = _pick(rng, facts)
+            second = _pick(rng, [f for f in facts if f != fact])
             sentence = coordination(statement(fact, variant=_variant(rng, fact)),
                                     statement(second, variant=_variant(rng, second)))
-        else:
+        if sentence is None:
             sentence = statement(fact, variant=_variant(rng, fact))
         if unique:
             text = render(sentence, "en", ctx.lexicon).text

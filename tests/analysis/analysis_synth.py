@@ -1,0 +1,87 @@
+"""Hand-made ``example_scores`` rows with a known answer, for the analysis tests.
+
+Every example has a difficulty ``u`` in [0, 1) shared by all runs; a run with accuracy ``p`` gets
+it right when ``u + noise·z < p`` (z standard normal, fresh per run and example), so a run's
+expected accuracy is exactly ``p`` and runs are paired the way real models are (hard examples are
+hard for everyone). ``p`` = baseline accuracy + planted gain (+ a per-seed shift).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+LONG_BUCKETS = ["tokens:>384", "quartile:4", "long:top_quartile", "long:multi_window"]
+SHORT_BUCKETS = ["tokens:<=128", "quartile:1"]
+
+
+def planted_gain(max_len: int, slope: float, offset: float = 0.0) -> float:
+    """Gain in accuracy points: ``slope`` per doubling above 128, plus ``offset``."""
+    return offset + slope * math.log2(max_len / 128)
+
+
+def example_rows(
+    *,
+    languages=("de", "fr", "zh"),
+    target: str = "xnli",
+    n: int = 600,
+    long_fraction: float = 0.5,
+    max_lens=(128, 256, 512, 1024),
+    seeds=(1,),
+    intermediate=("squad",),
+    slope_long: float = 2.0,
+    slope_short: float = 0.0,
+    offset: float = 0.0,
+    base_accuracy: float = 0.6,
+    noise: float = 0.05,
+    seed_shift: dict | None = None,
+    split: str = "test",
+    rng_seed: int = 0,
+    n_multi_window: int | None = None,
+    run_sd: float = 0.0,
+) -> list[dict]:
+    """Rows for the baseline and one condition per max length, per language and seed.
+
+    ``seed_shift[seed]`` adds that many accuracy points to every *condition* run of that seed
+    (a seed-level effect the hierarchical bootstrap must see). ``n_multi_window`` limits the
+    ``long:multi_window`` bucket to that many of the long examples. ``run_sd`` adds a random
+    shift (points, drawn per condition run and separately for long and short examples): training
+    noise that only resampling seeds can see.
+    """
+    rng = np.random.default_rng(rng_seed)
+    rows = []
+    conditions = [((), None)] + [(tuple(intermediate), L) for L in max_lens]
+    for language in languages:
+        u = rng.random(n)
+        is_long = np.zeros(n, dtype=bool)
+        is_long[rng.choice(n, size=int(round(long_fraction * n)), replace=False)] = True
+        long_ids = np.flatnonzero(is_long)
+        multi = set(long_ids if n_multi_window is None else long_ids[:n_multi_window])
+        buckets = [
+            [b for b in LONG_BUCKETS if b != "long:multi_window" or i in multi] if is_long[i] else list(SHORT_BUCKETS)
+            for i in range(n)
+        ]
+        for seed in seeds:
+            for inter, max_len in conditions:
+                if inter:
+                    g_long = planted_gain(max_len, slope_long, offset)
+                    g_short = planted_gain(max_len, slope_short, offset)
+                    shift = (seed_shift or {}).get(seed, 0.0)
+                else:
+                    g_long = g_short = shift = 0.0
+                if run_sd:
+                    g_long, g_short = g_long + run_sd * rng.standard_normal(), g_short + run_sd * rng.standard_normal()
+                p = base_accuracy + (np.where(is_long, g_long, g_short) + shift) / 100
+                correct = (u + noise * rng.standard_normal(n)) < p
+                run_id = f"{target}-{'+'.join(inter) or 'none'}-{max_len}-s{seed}"
+                for i in range(n):
+                    rows.append({
+                        "run_id": run_id, "config_hash": run_id, "phase": "zero_shot_eval",
+                        "intermediate": list(inter), "intermediate_max_len": max_len, "target": target,
+                        "task": target, "language": language, "split": split, "seed": seed,
+                        "metric": "accuracy", "example_id": f"{language}-{i}",
+                        "length": 500 if is_long[i] else 100, "buckets": buckets[i],
+                        "stats": {"correct": int(correct[i])},
+                    })
+    return rows
