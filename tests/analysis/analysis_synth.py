@@ -39,15 +39,12 @@ def example_rows(
     split: str = "test",
     rng_seed: int = 0,
     n_multi_window: int | None = None,
-    run_sd: float = 0.0,
 ) -> list[dict]:
     """Rows for the baseline and one condition per max length, per language and seed.
 
     ``seed_shift[seed]`` adds that many accuracy points to every *condition* run of that seed
     (a seed-level effect the hierarchical bootstrap must see). ``n_multi_window`` limits the
-    ``long:multi_window`` bucket to that many of the long examples. ``run_sd`` adds a random
-    shift (points, drawn per condition run and separately for long and short examples): training
-    noise that only resampling seeds can see.
+    ``long:multi_window`` bucket to that many of the long examples.
     """
     rng = np.random.default_rng(rng_seed)
     rows = []
@@ -70,8 +67,6 @@ def example_rows(
                     shift = (seed_shift or {}).get(seed, 0.0)
                 else:
                     g_long = g_short = shift = 0.0
-                if run_sd:
-                    g_long, g_short = g_long + run_sd * rng.standard_normal(), g_short + run_sd * rng.standard_normal()
                 p = base_accuracy + (np.where(is_long, g_long, g_short) + shift) / 100
                 correct = (u + noise * rng.standard_normal(n)) < p
                 run_id = f"{target}-{'+'.join(inter) or 'none'}-{max_len}-s{seed}"

@@ -38,6 +38,7 @@ import numpy as np
 
 from xstilts.analysis.tables import (
     ALL, AVERAGE, ZERO_SHOT_PHASE, Condition, condition_of, condition_order, latest_examples, main_metric_value,
+    natural_order,
 )
 from xstilts.errors import ConfigError, DataError
 from xstilts.metrics.per_example import metrics_from_sums, stat_fields
@@ -102,10 +103,6 @@ def bucket_sort_key(name: str) -> tuple:
     return (BUCKET_ORDER.index(name), "") if name in BUCKET_ORDER else (len(BUCKET_ORDER), name)
 
 
-def _id_order(example_id) -> tuple:
-    return (type(example_id).__name__, str(example_id))
-
-
 # ---------------------------------------------------------------- the indexed example table
 
 
@@ -159,7 +156,7 @@ class ExampleTable:
         those cells have; bucket membership is read from the baseline's first seed."""
         cells = self.cells[key]
         id_sets = [set(cells[c][s]) for c in slots for s in seeds]
-        ids = sorted(set.intersection(*id_sets), key=_id_order)
+        ids = sorted(set.intersection(*id_sets), key=natural_order)
         if not ids:
             raise DataError(None, "no example is scored in every condition and seed", record=str(tuple(key)))
         metric = self.metric[key]
@@ -279,19 +276,22 @@ def language_average(values: np.ndarray, defined: np.ndarray, groups: Sequence[S
         with np.errstate(invalid="ignore", divide="ignore"):
             per_group.append(v.sum(axis=-3) / w.sum(axis=0))
     stacked = np.stack(per_group, axis=-3)  # (..., group, slot, bucket)
-    return np.nanmean(stacked, axis=-3) if len(groups) > 1 else stacked[..., 0, :, :]
+    have = np.isfinite(stacked)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a bucket no group has stays NaN
+        return np.where(have, stacked, 0.0).sum(axis=-3) / have.sum(axis=-3)
 
 
 # ---------------------------------------------------------------- gains table with intervals
 
 
 def common_seeds(table: ExampleTable, keys: Iterable[UnitKey], slots: Sequence[Condition]) -> list:
+    """The seeds every one of ``slots`` has in every unit of ``keys`` (paired by seed number)."""
     seeds: set | None = None
     for key in keys:
         for slot in slots:
             have = table.seeds(key, slot)
             seeds = have if seeds is None else seeds & have
-    return sorted(seeds or (), key=_id_order)
+    return sorted(seeds or (), key=natural_order)
 
 
 def bootstrap_gains(
@@ -376,5 +376,6 @@ def _gain_rows(cond: Condition, split: str, draws: GainDraws, seeds: list, confi
 
 __all__ = [
     "DEFAULT_RESAMPLES", "Estimate", "ExampleTable", "GainDraws", "UnitArrays", "UnitKey", "bootstrap_gains",
-    "bootstrap_p_value", "estimate", "language_average", "make_rng", "percentile_interval", "resample_gains",
+    "bootstrap_p_value", "common_seeds", "estimate", "language_average", "make_rng", "percentile_interval",
+    "resample_gains",
 ]

@@ -55,6 +55,13 @@ def condition_order(c: Condition) -> tuple:
     return (c.target or "", c.intermediate, -1 if c.intermediate_max_len is None else c.intermediate_max_len)
 
 
+def natural_order(value) -> tuple:
+    """A total order on example ids and seeds: numbers numerically, then everything else as text."""
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return (0, float(value), "")
+    return (1, 0.0, str(value))
+
+
 def main_metric_value(task_metrics: Mapping[str, float]):
     """XTREME's per-task number: (EM+F1)/2 for QA, else F1, else accuracy (``exact`` for SQuAD v2
     without F1). Works element-wise on numpy arrays too."""
@@ -123,7 +130,7 @@ def gains_table(rows: Iterable[Mapping], *, phase: str | None = ZERO_SHOT_PHASE,
         if cond.is_baseline:
             continue
         base = cells.get((cond.baseline(), task, language, split, bucket), {})
-        seeds = sorted(set(by_seed) & set(base), key=str)
+        seeds = sorted(set(by_seed) & set(base), key=natural_order)
         if not seeds:
             continue
         value = float(np.mean([by_seed[s]["value"] for s in seeds]))
@@ -151,7 +158,7 @@ def _language_averages(rows: Sequence[Mapping]) -> list[dict]:
         out.append({**cond.fields(), "task": task, "language": AVERAGE, "split": split, "bucket": bucket,
                     "metric": "main",
                     **{k: float(np.mean([m[k] for m in members])) for k in ("value", "baseline", "gain")},
-                    "seeds": sorted({s for m in members for s in m["seeds"]}, key=str),
+                    "seeds": sorted({s for m in members for s in m["seeds"]}, key=natural_order),
                     "n": sum(m["n"] or 0 for m in members), "n_languages": len(members),
                     "languages": [m["language"] for m in members]})
     return out

@@ -29,10 +29,10 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from xstilts.analysis.bootstrap import (
-    DEFAULT_RESAMPLES, Estimate, ExampleTable, GainDraws, UnitKey, bootstrap_p_value, common_seeds, estimate,
-    language_average, make_rng, resample_gains,
+    DEFAULT_RESAMPLES, Estimate, ExampleTable, GainDraws, UnitKey, bootstrap_p_value, common_seeds,
+    estimate, language_average, make_rng, resample_gains,
 )
-from xstilts.analysis.tables import ZERO_SHOT_PHASE, Condition
+from xstilts.analysis.tables import ZERO_SHOT_PHASE, Condition, natural_order
 from xstilts.errors import DataError
 
 DEFAULT_LONG_BUCKETS = ("long:multi_window", "tokens:>384", "quartile:4")
@@ -143,7 +143,7 @@ def _design(table: ExampleTable, *, intermediate, targets, split, languages) -> 
         seeds = s if seeds is None else seeds & s
     if not seeds:
         raise DataError(None, "no seed is shared by every condition and unit")
-    return _Design(intermediate, target_names, split, max_lens, used, slots, sorted(seeds, key=str), dropped)
+    return _Design(intermediate, target_names, split, max_lens, used, slots, sorted(seeds, key=natural_order), dropped)
 
 
 def choose_bucket(candidates: str | Sequence[str], sizes: Mapping[str, Sequence[int]],
