@@ -149,3 +149,27 @@ def test_runs_share_an_identical_training_prefix(tmp_path, data_dir, tiny_model_
     assert len([d for d in out.glob("shared/target-*") if d.is_dir()]) == 2
     logs = sorted(out.glob("runs/*/log.txt"), key=lambda p: p.stat().st_mtime)
     assert "reloaded its model" in logs[-1].read_text()
+
+
+def test_example_scores_reproduce_the_official_numbers(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    from xstilts.metrics.per_example import aggregate
+
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    raw = _config(tiny_model_dir, "udpos")
+    raw["phases"] = [raw["phases"][0], raw["phases"][4], {"kind": "zero_shot_eval", "splits": ["dev"], "max_examples": 40}]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump(raw))
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"]).exit_code == 0
+    examples = list(read_rows(out / "example_scores.jsonl"))
+    results = [r for r in read_rows(out / "results.jsonl") if r["phase"] == "zero_shot_eval"]
+    assert {e["language"] for e in examples} == {"en", "de", "zh"}
+    for lang in ("en", "de", "zh"):
+        mine = [e for e in examples if e["language"] == lang]
+        assert len(mine) == 40 and len({e["example_id"] for e in mine}) == 40
+        for bucket in ("all", "quartile:4"):
+            subset = [e["stats"] for e in mine if bucket == "all" or bucket in e["buckets"]]
+            official = {r["metric"]: r["value"] for r in results if r["language"] == lang and r["bucket"] == bucket}
+            got = aggregate("seqeval", subset, with_token_accuracy=True)
+            for metric, value in official.items():
+                assert abs(got[metric] - value) < 1e-9, (lang, bucket, metric)

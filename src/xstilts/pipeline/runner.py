@@ -94,6 +94,25 @@ class Run:
                          value=float(v), n=n, seed=self.config.seed, **extra)
                 for m, v in metrics.items() if v is not None]
 
+    def example_rows(self, phase: str, task: Task, language: str, split: str, examples: Sequence,
+                     predictions, lengths: np.ndarray, buckets: dict[str, np.ndarray]) -> list[dict]:
+        """Per-example sufficient statistics (``example_scores.jsonl``) for paired bootstrap CIs."""
+        from xstilts.metrics.per_example import example_stats
+
+        gold = evaluation.ADAPTERS[task.format].gold(examples)
+        stats = example_stats(task.metric, gold, predictions, language)
+        member: list[list[str]] = [[] for _ in examples]
+        for name, idx in buckets.items():
+            for i in idx:
+                member[int(i)].append(name)
+        common = {"run_id": self.config.run_id, "config_hash": self.config.config_hash(), "phase": phase,
+                  "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
+                  "target": self.target, "task": task.name, "language": language, "split": split,
+                  "seed": self.config.seed, "metric": task.metric}
+        return [{**common, "example_id": ex.id, "length": int(n), "buckets": b,
+                 "stats": {k: v for k, v in st.items() if k != "id"}}
+                for ex, n, b, st in zip(examples, lengths, member, stats)]
+
     # ---------------------------------------------------------------- data
 
     def settings(self, task: Task, max_length: int | None = None) -> dict:
@@ -230,14 +249,15 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
     task = get_task(run.target)
     args = run.config.phase("target").training
     s = run.settings(task)
-    rows, unlabelled = [], []
+    rows, unlabelled, example_rows = [], [], []
     for split in phase.splits:
         if split not in task.splits:
             continue
         for lang in run.languages(task, split, phase.languages):
             ex = run.examples(task, split, lang, phase.max_examples)
             feats = run.features(task, split, lang, ex, s)
-            buckets = assign_buckets(text_lengths(task.format, ex, run.tokenizer), windows_per_example(feats, len(ex)))
+            lengths = text_lengths(task.format, ex, run.tokenizer)
+            buckets = assign_buckets(lengths, windows_per_example(feats, len(ex)))
             ext = evaluation.ADAPTERS[task.format].extension
             r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language=lang,
                                     batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id,
@@ -250,8 +270,10 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
             rows += run.rows("zero_shot_eval", task.name, lang, split, r.metrics, r.n)
             for bucket, (n, metrics) in r.by_bucket.items():
                 rows += run.rows("zero_shot_eval", task.name, lang, split, metrics, n, bucket=bucket)
+            example_rows += run.example_rows("zero_shot_eval", task, lang, split, ex, r.predictions, lengths, buckets)
     if unlabelled:
         run.log(f"no gold labels (predictions written, not scored): {' '.join(unlabelled)}")
+    append_rows(run.out_dir / "example_scores.jsonl", example_rows)
     _finish(run, phase_dir, rows, {"unlabelled": unlabelled})
 
 
