@@ -73,3 +73,16 @@ def test_training_args_use_hf_names():
 def test_missing_file_is_config_error(tmp_path):
     with pytest.raises(ConfigError, match="nope.yaml"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_compute_policies():
+    raw = {"phases": [{"kind": "pretrained", "model": "x"},
+                      {"kind": "intermediate", "tasks": ["squad_v1"], "max_length": 512,
+                       "compute_policy": "equal_tokens", "training": {"per_device_train_batch_size": 32}}]}
+    phase = load_config(raw=raw).phases[1]
+    assert phase.effective_training().per_device_train_batch_size == 8  # 32 × 128 / 512
+    raw["phases"][1]["compute_policy"] = "equal_steps"
+    assert load_config(raw=raw).phases[1].effective_training().per_device_train_batch_size == 32
+    raw["phases"][1] |= {"compute_policy": "equal_tokens", "max_length": None}
+    with pytest.raises(ConfigError, match="equal_tokens"):
+        load_config(raw=raw)

@@ -156,7 +156,24 @@ class IntermediatePhase(_Strict):
     temperature: float = Field(2.0, gt=0)
     examples_cap: int | None = None
     max_length: int | None = None  # the intermediate max sequence length (all tasks)
+    # equal_steps: same steps and batch size at every max_length; equal_tokens: the batch size is
+    # scaled by policy_reference_length / max_length so tokens per step stay constant.
+    compute_policy: Literal["equal_steps", "equal_tokens"] = "equal_steps"
+    policy_reference_length: int = Field(128, ge=1)
     training: TrainingArgs = INTERMEDIATE_TRAINING
+
+    @model_validator(mode="after")
+    def _policy_needs_length(self) -> "IntermediatePhase":
+        if self.compute_policy == "equal_tokens" and self.max_length is None:
+            raise ValueError("compute_policy 'equal_tokens' needs max_length")
+        return self
+
+    def effective_training(self) -> TrainingArgs:
+        """The training arguments after applying the compute policy."""
+        if self.compute_policy == "equal_steps" or self.max_length is None:
+            return self.training
+        batch = max(1, round(self.training.per_device_train_batch_size * self.policy_reference_length / self.max_length))
+        return self.training.model_copy(update={"per_device_train_batch_size": batch})
 
     @model_validator(mode="before")
     @classmethod

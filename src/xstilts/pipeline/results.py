@@ -23,7 +23,7 @@ ROW_FIELDS = (
     "xstilts_version", "git_sha",
 )
 KEY_FIELDS = ("run_id", "phase", "task", "language", "split", "bucket", "metric")
-LOWER_IS_BETTER = {"loss", "perplexity", "threshold"}
+LOWER_IS_BETTER = {"loss", "perplexity", "threshold", "share_truncated", "answers_lost"}
 
 
 @lru_cache(maxsize=1)

@@ -196,7 +196,7 @@ class Run:
 def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_dir: Path, *,
                  max_length: int | None, head_init: str | None = None, index: int) -> None:
     """Shared by intermediate and target phases: build heads, features, train, select, save."""
-    streams, dev = [], []
+    streams, dev, stats = [], [], []
     for task in tasks:
         train_examples = run.english(task, "train", args.max_train_examples)
         if not train_examples:
@@ -210,6 +210,9 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
                                init_from=None if head_init in (None, "fresh") else head_init)
         feats = run.features(task, "train", "en", train_examples, s)
         streams.append(TrainStream(task.name, feats, TARGET_COLUMNS[task.format]))
+        lost = (int(get_format("span_qa").example_stats(train_examples, feats).answer_lost.sum())
+                if task.format == "span_qa" else None)
+        stats.append((task, streams[-1], len(train_examples), lost))
         dev_examples = run.english(task, "dev", args.max_eval_examples)
         if dev_examples:
             dev.append((task, dev_examples, run.features(task, "dev", "en", dev_examples, s), s))
@@ -235,13 +238,23 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
                    examples_cap=getattr(phase, "examples_cap", None), log=run.log, progress=run.progress)
     run.log(f"phase {phase.kind} trained {result.steps} steps in {result.wall_seconds:.1f}s; "
             f"best step {result.best_step} ({args.metric_for_best_model or 'selection'} = {result.best_metric})")
-    rows = []
+    truncation = {"tokens_seen": result.tokens_seen, "per_device_train_batch_size": args.per_device_train_batch_size,
+                  "compute_policy": getattr(phase, "compute_policy", None), "tasks": {}}
+    rows = run.rows(phase.kind, "+".join(t.name for t in tasks), "en", "train", {"tokens_seen": result.tokens_seen},
+                    sum(len(st.features) for st in streams))
+    for task, stream, n_examples, lost in stats:
+        windows = windows_per_example(stream.features, n_examples)
+        t = {"examples": n_examples, "windows_per_example": float(windows.mean()),
+             "share_truncated": float(np.mean(windows > 1)), **({"answers_lost": lost} if lost is not None else {})}
+        truncation["tasks"][task.name] = t
+        rows += run.rows(phase.kind, task.name, "en", "train", {k: v for k, v in t.items() if k != "examples"}, n_examples)
+    run.log(f"phase {phase.kind} truncation: {json.dumps(truncation)}")
     for task, ex, feats, s in dev:  # the selected model's English dev numbers
         r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language="en",
                                 batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
         rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
     run.model.save(phase_dir / "model")
-    _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step,
+    _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
                                    "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()}})
 
 
@@ -409,7 +422,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 if (shared / "done.json").exists():
                     _reload(run, shared)
                 else:
-                    _train_phase(run, phase, tasks, phase.training, shared, max_length=phase.max_length, index=ordinal)
+                    _train_phase(run, phase, tasks, phase.effective_training(), shared,
+                                 max_length=phase.max_length, index=ordinal)
             run.intermediate += phase.tasks
         elif phase.kind == "target":
             ordinal += 1

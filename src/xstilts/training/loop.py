@@ -55,6 +55,7 @@ class TrainResult:
     stopped_early: bool = False
     resumed_from_step: int | None = None
     wall_seconds: float = 0.0
+    tokens_seen: int = 0  # non-padding input tokens of every micro-batch trained on (all processes)
 
 
 def resolve_mixed_precision(setting: str) -> str:
@@ -144,7 +145,7 @@ def train(
     wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     core = accelerator.unwrap_model(wrapped)
 
-    state = {"step": 0, "micro_batch": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
+    state = {"step": 0, "micro_batch": 0, "tokens_seen": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
              "history": [], "cursors": {s.head: TaskCursor(i).state() for i, s in enumerate(streams)},
              "finished": False}
     ckpt = out_dir / "checkpoint"
@@ -182,6 +183,7 @@ def train(
                 outputs = wrapped(head, batch)
                 loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
             accelerator.backward(loss)
+            state["tokens_seen"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
             running += float(loss.detach()) * args.gradient_accumulation_steps
             n_running += 1
             state["micro_batch"] += 1
@@ -238,7 +240,7 @@ def train(
 def _result(state: dict, resumed_from, started: float, stopped_early: bool = False) -> TrainResult:
     return TrainResult(steps=state["step"], best_step=state["best_step"], best_metric=state["best_metric"],
                        history=state["history"], stopped_early=stopped_early, resumed_from_step=resumed_from,
-                       wall_seconds=time.perf_counter() - started)
+                       wall_seconds=time.perf_counter() - started, tokens_seen=state.get("tokens_seen", 0))
 
 
 def _model_state(model) -> dict:
