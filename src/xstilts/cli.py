@@ -210,6 +210,39 @@ def _world_overrides(items: list[str]) -> dict:
     return out
 
 
+study_app = typer.Typer(help="Studies: grids of experiments with analysis and a report.", no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("seqlen")
+@_clean_errors
+def study_seqlen(
+    preset: str = typer.Option("demo", help="demo | xtreme | path to a study YAML"),
+    out: Path = typer.Option(..., "--out", help="output directory"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and estimate compute; run nothing"),
+    progress: bool = typer.Option(True, help="progress bars"),
+) -> None:
+    """Intermediate-task max sequence length × long-document transfer: runs, analysis, report."""
+    from xstilts.study import run_study
+
+    summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo)
+    if "report" in summary:
+        typer.echo(summary["report"])
+
+
+@app.command()
+@_clean_errors
+def demo(
+    out: Path = typer.Option(Path("xstilts-demo"), "--out", help="output directory"),
+    progress: bool = typer.Option(True, help="progress bars"),
+) -> None:
+    """The seqlen study's demo preset on the synthetic world: offline, two CPU cores, minutes."""
+    from xstilts.study import run_study
+
+    summary = run_study("demo", out, progress=progress, echo=typer.echo)
+    typer.echo(f"report: {summary.get('report', '(not built)')}")
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
 

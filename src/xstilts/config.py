@@ -114,6 +114,7 @@ class FromScratch(_Strict):
 
     languages: list[str] = Field(min_length=1)
     corpus_task: str = "mlm"
+    seed: int | None = None  # pretraining seed; None = the experiment's (fix it to share one model across seeds)
     max_examples_per_language: int | None = None
     tokenizer: TokenizerSpec = TokenizerSpec()
     model: ModelShape = ModelShape()

@@ -365,7 +365,11 @@ def training_key(config: ExperimentConfig, index: int) -> str:
     names: set[str] = set()
     for p in prefix:
         names |= set(getattr(p, "tasks", None) or ([p.task] if getattr(p, "task", None) else []))
-    payload = {"seed": config.seed, "data_source": config.data_source, "data_dir": config.data_dir,
+    seed = config.seed
+    first = config.phases[0]
+    if index == 0 and first.from_scratch is not None and first.from_scratch.seed is not None:
+        seed = first.from_scratch.seed  # one pretrained model shared by runs of every fine-tuning seed
+    payload = {"seed": seed, "data_source": config.data_source, "data_dir": config.data_dir,
                "phases": [p.model_dump(mode="json") for p in prefix],
                "tasks": {k: v.model_dump(mode="json") for k, v in sorted(config.tasks.items()) if k in names}}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -482,7 +486,8 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
                                                 model_max_length=spec.max_length)
     run.log(f"trained a {spec.tokenizer.kind} tokenizer: {len(run.tokenizer)} pieces "
             f"in {time.perf_counter() - started:.1f}s")
-    run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, spec.max_length, run.config.seed))
+    seed = spec.seed if spec.seed is not None else run.config.seed
+    run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, spec.max_length, seed))
     run.model.add_head("mlm", head_spec_for(task, vocab_size=len(run.tokenizer)))
     s = {"max_length": spec.max_length}
 
@@ -495,10 +500,10 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     evaluate = None
     if dev_feats is not None and len(dev_feats):
         evaluate = lambda m: pretraining.mlm_loss(m, "mlm", dev_feats, run.tokenizer, mlm_probability=spec.mlm_probability,
-                                                  seed=run.config.seed, batch_size=args.per_device_eval_batch_size)
-    seed_everything(run.config.seed + 1)
+                                                  seed=seed, batch_size=args.per_device_eval_batch_size)
+    seed_everything(seed + 1)
     result = train(run.model, [TrainStream("mlm", train_feats, (), masking(run.tokenizer, spec.mlm_probability))],
-                   args, out_dir=phase_dir, seed=run.config.seed, pad_token_id=run.tokenizer.pad_token_id,
+                   args, out_dir=phase_dir, seed=seed, pad_token_id=run.tokenizer.pad_token_id,
                    evaluate=evaluate, selection_metric="loss" if evaluate else None, greater_is_better=False,
                    log=run.log, progress=run.progress)
     run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
