@@ -495,6 +495,10 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
         parts = [run.features(task, split, lang, ex, s) for lang, ex in examples.items()]
         return Features.concat(parts, [len(ex) for ex in examples.values()])
 
+    if not spec.pretrain:  # the control: same tokenizer and shape, random weights
+        pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
+        _finish(run, phase_dir, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
+        return
     train_feats, dev_feats = stacked(train_ex, "train"), stacked(dev_ex, "dev") if dev_ex else None
     args = spec.training
     evaluate = None

@@ -1,0 +1,39 @@
+"""Shared by the benchmark scripts: the demo world and configs, and bootstrap CIs of scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+CONFIGS = HERE.parent / "configs"
+
+
+def ensure_world(directory: Path, seed: int = 0, size: str = "demo") -> float:
+    """Generate the world if absent; returns the seconds it took (0 if it was there)."""
+    import time
+
+    from xstilts.world import generate
+
+    if (directory / "manifest.json").exists():
+        return 0.0
+    start = time.perf_counter()
+    generate(directory, seed=seed, size=size)
+    return time.perf_counter() - start
+
+
+def score_ci(stats: list[dict], metric: str, *, resamples: int = 1000, seed: int = 0,
+             key: str | None = None) -> tuple[float, float, float]:
+    """The official score of the examples and its 95% bootstrap CI (resampling examples)."""
+    from xstilts.analysis import main_metric_value
+    from xstilts.metrics.per_example import metrics_from_sums, stats_matrix
+
+    m = stats_matrix(metric, stats)
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(m), size=(resamples, len(m)))
+    pick = (lambda d: d[key]) if key else main_metric_value
+    point = pick(metrics_from_sums(metric, m.sum(0), len(m)))
+    boot = np.asarray(pick(metrics_from_sums(metric, m[idx].sum(1), len(m))))
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return float(point), float(low), float(high)
