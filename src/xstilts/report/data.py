@@ -59,6 +59,7 @@ class ReportData:
     examples: list[dict]              # example_scores.jsonl rows
     table: ExampleTable | None        # the zero-shot example scores, indexed (None without any)
     zero_shot: list[dict]             # zero-shot main-metric rows (results.jsonl, else from the examples)
+    zero_shot_rows: list[dict]        # the zero-shot results rows they come from
     zero_shot_source: str             # where ``zero_shot`` came from
     runs: dict[str, RunInfo]
     problems: list[str] = field(default_factory=list)
@@ -98,12 +99,13 @@ def load(out_dir: str | Path) -> ReportData:
     table = None
     if any(r.get("phase") == ZERO_SHOT_PHASE for r in examples):
         table = ExampleTable(examples)
-    zero_shot, source = main_scores(rows), "results.jsonl"
-    if not zero_shot and examples:
-        zero_shot, source = main_scores(results_from_examples(examples)), "example_scores.jsonl"
+    zero_shot_rows, source = [r for r in rows if r.get("phase") == ZERO_SHOT_PHASE], "results.jsonl"
+    if not main_scores(zero_shot_rows) and table is not None:
+        zero_shot_rows, source = results_from_examples(examples), "example_scores.jsonl"
+    zero_shot = main_scores(zero_shot_rows)
     problems: list[str] = []
     runs = _runs(out_dir, rows, examples, problems)
-    return ReportData(out_dir, rows, examples, table, zero_shot, source, runs, problems)
+    return ReportData(out_dir, rows, examples, table, zero_shot, zero_shot_rows, source, runs, problems)
 
 
 def _runs(out_dir: Path, rows: list[dict], examples: list[dict], problems: list[str]) -> dict[str, RunInfo]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 Cell = object  # str | int | float | None
+PLACEHOLDERS = ("not recorded", "–", "")
 
 
 def fmt_number(value, digits: int = 1, *, sign: bool = False) -> str:
@@ -28,6 +29,17 @@ def fmt_number(value, digits: int = 1, *, sign: bool = False) -> str:
     if isinstance(value, float):
         return f"{value:+.{digits}f}" if sign else f"{value:.{digits}f}"
     return str(value)
+
+
+def fmt_auto(value) -> str:
+    """A statistic of unknown scale: integers as integers, else about four significant digits."""
+    if isinstance(value, float) and math.isfinite(value):
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):d}"
+        if abs(value) >= 1000:
+            return f"{value:.1f}"
+        return f"{value:.4g}"
+    return fmt_number(value)
 
 
 def fmt_ci(value, low, high, digits: int = 2) -> str:
@@ -46,7 +58,7 @@ class Table:
     caption: str
     columns: list[str]
     rows: list[list[Cell]]
-    digits: dict[int, int] = field(default_factory=dict)     # column → decimals (default 1)
+    digits: dict[int, int | str] = field(default_factory=dict)  # column → decimals (default 1), "auto"
     signed: set[int] = field(default_factory=set)            # columns shown with a sign
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) cells in bold
     records: list[dict] | None = None                        # CSV rows (default: the display rows)
@@ -58,11 +70,14 @@ class Table:
     def text(self, i: int, j: int) -> str:
         value = self.rows[i][j]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return fmt_number(value, self.digits.get(j, 1), sign=j in self.signed)
+            digits = self.digits.get(j, 1)
+            if digits == "auto":
+                return fmt_auto(value)
+            return fmt_number(value, int(digits), sign=j in self.signed)
         return "–" if value is None else str(value)
 
     def numeric(self, j: int) -> bool:
-        values = [r[j] for r in self.rows if r[j] is not None]
+        values = [r[j] for r in self.rows if r[j] is not None and r[j] not in PLACEHOLDERS]
         return bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
 
     def right_aligned(self, j: int) -> bool:
@@ -121,9 +136,10 @@ class Table:
         links = (f' <span class="files">(<a href="tables/{self.name}.csv">csv</a>, '
                  f'<a href="tables/{self.name}.tex">tex</a>)</span>') if files else ""
         notes = "".join(f" {html.escape(n)}" for n in self.notes)
-        return (f'<div class="table-wrap" id="table-{html.escape(self.name)}"><table>'
-                f"<caption><b>Table {number}.</b> {html.escape(self.caption)}{notes}{links}</caption>"
-                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+        return (f'<div class="table-block" id="table-{html.escape(self.name)}">'
+                f'<p class="caption"><b>Table {number}.</b> {html.escape(self.caption)}{notes}{links}</p>'
+                f'<div class="table-wrap"><table>'
+                f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div></div>")
 
 
 def _csv_value(value) -> object:

@@ -1,0 +1,46 @@
+"""The seqlen study: preset loading, grid expansion, shared training phases, the dry run."""
+
+import pytest
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+from xstilts.errors import ConfigError
+from xstilts.pipeline.runner import training_key
+from xstilts.study import expand, load_preset
+
+
+def test_demo_preset_expands_baseline_and_every_condition():
+    study = load_preset("demo")
+    configs = expand(study, data_dir="/tmp/world")
+    n_conditions = 1 + len(study.intermediate_tasks) * len(study.compute_policies) * len(study.max_lengths)
+    assert len(configs) == len(study.seeds) * len(study.targets) * n_conditions
+    assert len({c.run_id for c in configs}) == len(configs)
+    baseline = [c for c in configs if c.phase("intermediate") is None]
+    assert len(baseline) == len(study.seeds) * len(study.targets)
+    lengths = sorted({c.phase("intermediate").max_length for c in configs if c.phase("intermediate")})
+    assert lengths == sorted(study.max_lengths) and len(lengths) >= 3
+    assert all(c.data_dir == "/tmp/world" for c in configs)
+
+
+def test_qa_stride_scales_with_length_and_pretraining_is_shared():
+    study = load_preset("demo")
+    configs = [c for c in expand(study) if c.phase("intermediate") and c.phase("intermediate").tasks == ["syn_longqa"]]
+    for c in configs:
+        assert c.tasks["syn_longqa"].doc_stride == round(study.doc_stride_ratio * c.phase("intermediate").max_length)
+    # One pretrained encoder for every run; one intermediate model per (task, length) shared by targets.
+    assert len({training_key(c, 0) for c in expand(study)}) == 1
+    keys = {(c.phase("intermediate").max_length, training_key(c, 1)) for c in configs}
+    assert len(keys) == len(study.max_lengths)
+
+
+def test_xtreme_preset_dry_run_lists_runs_and_gpu_hours(tmp_path):
+    result = CliRunner().invoke(app, ["study", "seqlen", "--preset", "xtreme", "--out", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "189 runs" in result.output and "GPU-hours" in result.output
+    assert "xtreme-baseline-xquad-s1-" in result.output
+    assert not (tmp_path / "results.jsonl").exists()
+
+
+def test_unknown_preset_is_a_clear_error():
+    with pytest.raises(ConfigError, match="no such file"):
+        load_preset("demo2")
