@@ -243,6 +243,20 @@ def demo(
     typer.echo(f"report: {summary.get('report', '(not built)')}")
 
 
+@app.command()
+@_clean_errors
+def report(
+    out: Path = typer.Argument(..., help="run output folder (the --out of `xstilts run` / `xstilts study`)"),
+    resamples: int = typer.Option(1000, "--resamples", help="paired-bootstrap resamples for intervals and p-values"),
+    seed: int = typer.Option(0, help="random seed of the bootstrap"),
+) -> None:
+    """Build DIR/report/: index.html (self-contained), figures (PNG, SVG) and tables (CSV, LaTeX), computed
+    only from the run outputs in DIR; prints the path of index.html."""
+    from xstilts.report import build_report
+
+    typer.echo(str(build_report(out, n_resamples=resamples, seed=seed)))
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
 

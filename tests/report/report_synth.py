@@ -110,10 +110,13 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
             if key not in shared_done:
                 done = {"rows": 1, "steps": 1000, "best_step": 800, "wall_seconds": 30.0 * max_len / 128,
                         "labels": {}}
-                if inter in truncation_for:
-                    done["truncation"] = {inter[0]: {
-                        "tokens_seen": 1000 * max_len, "share_truncated": round(0.6 * 128 / max_len, 4),
-                        "windows_per_example": round(1 + 256 / max_len, 3), "answers_lost": int(4000 / max_len)}}
+                if inter in truncation_for:  # as the runner writes it (pipeline/runner.py _train_phase)
+                    done["truncation"] = {
+                        "tokens_seen": 1000 * max_len, "per_device_train_batch_size": 8,
+                        "compute_policy": "equal_steps",
+                        "tasks": {inter[0]: {"examples": 2000, "windows_per_example": round(1 + 256 / max_len, 3),
+                                             "share_truncated": round(0.6 * 128 / max_len, 4),
+                                             "answers_lost": int(4000 / max_len)}}}
                 shared_done[key] = done
                 task_metrics = ({"exact_match": 60.0 + max_len / 64, "f1": 70.0 + max_len / 64} if inter == ("squad",)
                                 else {"accuracy": 55.0 + max_len / 128})

@@ -92,7 +92,7 @@ def _build(data: ReportData, tmp: Path, *, n_resamples: int, seed: int) -> str:
     date = report_date()
     repro = S.reproducibility(ctx, date=date)
     body = [answer, main, heat, trend, sizes, retrieval, training, repro]
-    missing = [b.text for s in body for b in _walk(s.blocks) if isinstance(b, S.Note) and b.missing]
+    missing = list(dict.fromkeys(b.text for s in body for b in _walk(s.blocks) if isinstance(b, S.Note) and b.missing))
     sections = [S.overview(ctx, missing)] + body
     for s in sections:
         for b in _walk(s.blocks):

@@ -56,6 +56,7 @@ class RunInfo:
 class ReportData:
     out_dir: Path
     rows: list[dict]                  # results.jsonl, latest row per key
+    raw_rows: list[dict]              # results.jsonl as written (retrieval needs rows latest_rows merges)
     examples: list[dict]              # example_scores.jsonl rows
     table: ExampleTable | None        # the zero-shot example scores, indexed (None without any)
     zero_shot: list[dict]             # zero-shot main-metric rows (results.jsonl, else from the examples)
@@ -94,6 +95,7 @@ def load(out_dir: str | Path) -> ReportData:
     results_path, examples_path = out_dir / "results.jsonl", out_dir / "example_scores.jsonl"
     if not results_path.exists() and not examples_path.exists():
         raise DataError(out_dir, "neither results.jsonl nor example_scores.jsonl: nothing to report")
+    raw_rows = _read_jsonl(results_path, latest=False)
     rows = _read_jsonl(results_path, latest=True)
     examples = _read_jsonl(examples_path, latest=False)
     table = None
@@ -105,7 +107,7 @@ def load(out_dir: str | Path) -> ReportData:
     zero_shot = main_scores(zero_shot_rows)
     problems: list[str] = []
     runs = _runs(out_dir, rows, examples, problems)
-    return ReportData(out_dir, rows, examples, table, zero_shot, zero_shot_rows, source, runs, problems)
+    return ReportData(out_dir, rows, raw_rows, examples, table, zero_shot, zero_shot_rows, source, runs, problems)
 
 
 def _runs(out_dir: Path, rows: list[dict], examples: list[dict], problems: list[str]) -> dict[str, RunInfo]:

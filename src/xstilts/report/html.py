@@ -48,7 +48,8 @@ table { border-collapse: collapse; font-size: 0.88rem; font-variant-numeric: tab
 thead th { border-top: 2px solid #1d2127; border-bottom: 1px solid #1d2127; padding: 5px 8px; font-weight: 600;
            vertical-align: bottom; }
 tbody td { padding: 4px 8px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
-td.num { white-space: nowrap; }
+td.num, td.txt { white-space: nowrap; }
+td.txt.wrap { white-space: normal; min-width: 14em; }
 tbody tr:last-child td { border-bottom: 2px solid #1d2127; }
 tbody tr.group-end td { border-bottom: 1px solid #8c959f; }
 td.num, th.num { text-align: right; }

@@ -173,7 +173,8 @@ def _gains(ctx: Context) -> None:
             rows = []
     if not rows and data.zero_shot:
         rows = gains_table(data.zero_shot_rows)
-        ctx.gains_source = f"{data.zero_shot_source} (point estimates; no example scores for intervals)"
+        if rows:
+            ctx.gains_source = f"{data.zero_shot_source} (point estimates; no example scores for intervals)"
     ctx.gains = [r for r in rows if r["split"] == ctx.target_split.get(target_of(r))]
 
 
@@ -379,6 +380,8 @@ def trends(ctx: Context) -> Section:
     if ctx.data.table is None:
         return sec.add(Note("No example_scores.jsonl: trends with confidence bands need per-example scores."))
     all_lens = sorted({k[1] for k in ctx.keys if k[1] is not None})
+    if not ctx.keys:
+        return sec.add(Note("No intermediate-task runs: no gain-vs-max-length trend."))
     if len(all_lens) < 2:
         return sec.add(Note(f"The intermediate max length does not vary (only {all_lens or 'none'}): "
                             "no gain-vs-max-length trend."))
@@ -437,9 +440,8 @@ def _trend_table(ctx: Context, trend_rows: list[tuple[str, Trend]]) -> Table:
         records.append({"intermediate": "+".join(t.intermediate), "targets": list(t.targets), "split": t.split,
                         "bucket": t.bucket, "n_examples": t.n_examples, "slope": t.slope.value,
                         "slope_ci_low": t.slope.low, "slope_ci_high": t.slope.high,
-                        **{f"gain_{L}": gains[L].value if L in gains else None for L in lens},
-                        **{f"gain_{L}_ci_low": gains[L].low if L in gains else None for L in lens},
-                        **{f"gain_{L}_ci_high": gains[L].high if L in gains else None for L in lens},
+                        **{f"gain_{L}{suffix}": getattr(gains[L], attr) if L in gains else None
+                           for L in lens for suffix, attr in (("", "value"), ("_ci_low", "low"), ("_ci_high", "high"))},
                         "seeds": list(t.seeds)})
         if i + 1 < len(trend_rows) and trend_rows[i + 1][0] != title:
             group_ends.add(i)
@@ -576,11 +578,15 @@ def buckets(ctx: Context) -> Section:
         sec.add(Note("No zero-shot rows: no bucket sizes."))
     else:
         names = sorted({b for s in sizes.values() for b in s}, key=bucket_sort_key)
+        alias = ""
+        if "long:top_quartile" in names and all(s.get("long:top_quartile") == s.get("quartile:4") for s in sizes.values()):
+            names.remove("long:top_quartile")
+            alias = " long:top_quartile (= quartile:4) not repeated."
         units = sorted(sizes)
         rows = [[f"{t} / {lang}"] + [sizes[(t, lang)].get(b) for b in names] for t, lang in units]
         caption = (f"Examples per length bucket and language ({ctx.split_note()}), from the n of the zero-shot "
                    f"rows; lengths in the target model's tokens. quartile:k = per-language length quartiles; "
-                   f"long:multi_window = examples needing more than one window at the target's max length.")
+                   f"long:multi_window = examples needing more than one window at the target's max length.{alias}")
         sec.add(Table("bucket_sizes", "Bucket sizes", caption, ["target / language"] + names, rows))
         if len(names) > 1:
             panel = F.HeatmapPanel("examples per bucket", [r[0] for r in rows], names,
@@ -690,9 +696,22 @@ def _metric_names(rows: Iterable[dict], phase: str) -> dict[str, str]:
     return out
 
 
+def _retrieval_rows(data: ReportData) -> list[dict]:
+    """Retrieval rows with the model they scored in the run id: one run scores the pretrained encoder
+    and, after intermediate training, the new one under the same results key (run, phase, task,
+    language, split, bucket, metric), so ``latest_rows`` keeps only the later; the raw file has both."""
+    out = []
+    for r in data.raw_rows:
+        if r.get("phase") == "retrieval_eval":
+            c = condition_of(r)
+            model = f"{'+'.join(c.intermediate)}@{c.intermediate_max_len}>{c.target}"
+            out.append(dict(r, run_id=f"{r['run_id']}|{model}"))
+    return out
+
+
 def retrieval(ctx: Context) -> Section:
     sec = Section("retrieval", "Retrieval (BUCC, Tatoeba)")
-    scores = main_scores(ctx.data.rows, phase="retrieval_eval")
+    scores = main_scores(_retrieval_rows(ctx.data), phase="retrieval_eval")
     if not scores:
         return sec.add(Note("No retrieval results (phase retrieval_eval): retrieval not evaluated."))
     metric = _metric_names(ctx.data.rows, "retrieval_eval")
@@ -912,7 +931,7 @@ def reproducibility(ctx: Context, *, date: str) -> Section:
                      (cond.target if cond else None), kinds, ", ".join(sorted(info.versions)) or None,
                      ", ".join(s[:10] for s in sorted(info.git_shas)) or None])
     if rows:
-        sec.add(Details(f"All {len(rows)} runs", [Table(
+        sec.add(Details(f"All runs ({len(rows)})", [Table(
             "runs", "Runs", "Every run: id, config hash (first 12 hex digits), seed, intermediate condition, target, "
             "phases, xstilts version and git commit that produced its rows.",
             ["run id", "config hash", "seed", "intermediate", "target", "phases", "version", "git"], rows)]))

@@ -130,8 +130,9 @@ class Table:
                 text = html.escape(self.text(i, j))
                 if (i, j) in self.bold:
                     text = f"<strong>{text}</strong>"
-                cells.append(f'<td class="{"num" if self.right_aligned(j) else "txt"}">{text}</td>')
-            cls = ' class="group-end"' if i in self.group_rule_after else ""
+                cls = "num" if self.right_aligned(j) else "txt wrap" if len(self.text(i, j)) > 28 else "txt"
+                cells.append(f'<td class="{cls}">{text}</td>')
+            cls = ' class="group-end"' if i in self.group_rule_after and i < len(self.rows) - 1 else ""
             body.append(f"<tr{cls}>{''.join(cells)}</tr>")
         links = (f' <span class="files">(<a href="tables/{self.name}.csv">csv</a>, '
                  f'<a href="tables/{self.name}.tex">tex</a>)</span>') if files else ""
