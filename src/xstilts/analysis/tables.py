@@ -15,6 +15,8 @@ from typing import Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
+from xstilts.metrics.aggregate import main_metric_value  # noqa: F401  (re-exported)
+
 from xstilts.errors import DataError
 from xstilts.metrics.per_example import metrics_from_sums, stats_matrix
 from xstilts.pipeline.results import KEY_FIELDS
@@ -60,17 +62,6 @@ def natural_order(value) -> tuple:
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
         return (0, float(value), "")
     return (1, 0.0, str(value))
-
-
-def main_metric_value(task_metrics: Mapping[str, float]):
-    """XTREME's per-task number: (EM+F1)/2 for QA, else F1, else accuracy (``exact`` for SQuAD v2
-    without F1). Works element-wise on numpy arrays too."""
-    if "exact_match" in task_metrics and "f1" in task_metrics:
-        return (task_metrics["exact_match"] + task_metrics["f1"]) / 2
-    for key in ("f1", "accuracy", "exact"):
-        if key in task_metrics:
-            return task_metrics[key]
-    raise KeyError(f"no main metric (exact_match+f1, f1, accuracy) in {sorted(task_metrics)}")
 
 
 def xtreme_average(per_task: Mapping[str, Mapping[str, float]]) -> float:

@@ -84,3 +84,14 @@ def xtreme_scores(
         if all(t in detailed for t in tasks):
             overall[group] = sum(detailed[t]["avg_metric"] for t in tasks) / len(tasks)
     return overall, detailed
+
+
+def main_metric_value(task_metrics: Mapping[str, float]):
+    """XTREME's per-task number: (EM+F1)/2 for QA, else F1, else accuracy (``exact`` for SQuAD v2
+    without F1). Works element-wise on numpy arrays too."""
+    if "exact_match" in task_metrics and "f1" in task_metrics:
+        return (task_metrics["exact_match"] + task_metrics["f1"]) / 2
+    for key in ("f1", "accuracy", "exact"):
+        if key in task_metrics:
+            return task_metrics[key]
+    raise KeyError(f"no main metric (exact_match+f1, f1, accuracy) in {sorted(task_metrics)}")

@@ -159,13 +159,3 @@ def evaluate(model, head: str, task: Task, examples: Sequence, features: Feature
             sub = [examples[i] for i in idx]
             by_bucket[name] = (len(idx), score(task, sub, _subset(predictions, examples, idx), language))
     return EvalResult(score(task, examples, predictions, language), len(examples), predictions, by_bucket)
-
-
-def main_metric(task: Task, metrics: dict[str, float]) -> float:
-    """The number used for model selection: XTREME's (EM+F1)/2 for QA, else F1, else accuracy."""
-    if "exact_match" in metrics and "f1" in metrics:
-        return (metrics["exact_match"] + metrics["f1"]) / 2
-    for key in ("f1", "accuracy", "exact"):
-        if key in metrics:
-            return metrics[key]
-    raise KeyError(f"{task.name}: no main metric in {sorted(metrics)}")

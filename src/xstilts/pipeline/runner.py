@@ -37,6 +37,7 @@ from xstilts.errors import ConfigError, DataError
 from xstilts.formats import get_format
 from xstilts.formats.base import Features
 from xstilts.metrics import get_metric
+from xstilts.metrics.aggregate import main_metric_value
 from xstilts.metrics.bucc import bucc_eval
 from xstilts.modeling import MultiTaskModel, head_spec_for
 from xstilts.pipeline import evaluation
@@ -226,7 +227,7 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
                                          batch_size=args.per_device_eval_batch_size,
                                          pad_token_id=run.tokenizer.pad_token_id)
             out |= {f"{task.name}.{k}": v for k, v in result.metrics.items()}
-            mains.append(evaluation.main_metric(task, result.metrics))
+            mains.append(main_metric_value(result.metrics))
         out["selection"] = float(np.mean(mains))
         return out
 

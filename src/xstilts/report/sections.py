@@ -32,6 +32,7 @@ from xstilts.report.tables import Table, column_best, fmt_ci, fmt_number
 BASELINE_LABEL = "none (baseline)"
 PRETRAINED_LABEL = "pretrained (no intermediate)"
 METRIC_NOTE = "XTREME main metric: (EM+F1)/2 for QA, F1 for tagging, else accuracy"
+MAX_HEATMAP_COLUMNS = 16
 PLOT_BUCKETS = ("all", "quartile:1", "quartile:2", "quartile:3", "quartile:4", "long:multi_window")
 FIXED_BUCKETS = ("all", "tokens:<=128", "tokens:129-256", "tokens:257-384", "tokens:>384", "long:multi_window")
 
@@ -306,7 +307,13 @@ def heatmaps(ctx: Context) -> Section:
         langs = sorted({r["language"] for r in rows_t if r["language"] != AVERAGE})
         if len(langs) > 1:
             langs.append(AVERAGE)
-        panels.append(_panel(f"{t} ({ctx.target_split[t]}): gain per language", rows_t, keys, langs, "language"))
+        parts = -(-len(langs) // MAX_HEATMAP_COLUMNS)
+        size = -(-len(langs) // parts)  # balanced: 19 columns → 10 + 9, not 16 + 3
+        chunks = [langs[i:i + size] for i in range(0, len(langs), size)]
+        for k, chunk in enumerate(chunks):  # many languages (PAN-X has 40): several rows of panels
+            part = f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else ""
+            panels.append(_panel(f"{t} ({ctx.target_split[t]}): gain per language{part}", rows_t, keys, chunk,
+                                 "language"))
     fig = F.gain_heatmaps(panels, colorbar_label="gain over baseline (points)")
     caption = (f"Gain over the no-intermediate baseline per target language ({METRIC_NOTE}; points; mean over "
                f"seeds; all examples). Rows: intermediate task @ max length; avg: mean over languages. "
@@ -385,7 +392,7 @@ def trends(ctx: Context) -> Section:
     if len(all_lens) < 2:
         return sec.add(Note(f"The intermediate max length does not vary (only {all_lens or 'none'}): "
                             "no gain-vs-max-length trend."))
-    panels, trend_rows = [], []
+    panels, trend_rows, per_row = [], [], 1
     for inter in ctx.inter_sets:
         name = "+".join(inter)
         specs = [([t], ctx.target_split[t], f"{name} → {t}") for t in ctx.targets if len(_max_lens(ctx, inter, t)) >= 2]
@@ -395,6 +402,7 @@ def trends(ctx: Context) -> Section:
         if not specs:
             sec.add(Note(f"{name}: fewer than two max lengths per target: no trend."))
             continue
+        per_row = max(per_row, len(specs))
         for targets, split, title in specs:
             try:
                 found = gain_trends(ctx.data.table, intermediate=inter, targets=targets, split=split,
@@ -418,7 +426,7 @@ def trends(ctx: Context) -> Section:
             trend_rows += [(title, t) for t in sorted(found, key=lambda t: bucket_sort_key(t.bucket))]
     if not panels:
         return sec
-    fig = F.trend_grid(panels, ylabel="gain over baseline (points)")
+    fig = F.trend_grid(panels, ylabel="gain over baseline (points)", columns=per_row if per_row <= 4 else 3)
     caption = (f"Gain over the no-intermediate baseline vs the intermediate max length (log2 axis), one line per "
                f"length bucket ({METRIC_NOTE}; mean over languages, and over targets in the 'all targets' "
                f"panels). Bands: {100 * ctx.confidence:g}% paired-bootstrap CIs ({ctx.n_resamples} resamples, max "
@@ -835,7 +843,8 @@ def pretraining(ctx: Context) -> Section:
                 ppls.append((any_row.get("seed"), ppl))
         sec.add(Table("pretraining", "Pretraining", "Masked-language-model pretraining from scratch: dev loss and "
                       "perplexity (exp of the loss), steps, vocabulary size and wall-clock seconds.",
-                      ["corpus", "languages", "seed", "n", "dev loss", "dev perplexity", "steps", "vocab", "wall s"],
+                      ["corpus", "languages", "run seed", "n", "dev loss", "dev perplexity", "steps", "vocab",
+                       "wall s"],
                       rows, digits={4: 3, 5: 2}))
         if ppls:
             ctx.pretraining_summary = ["Pretraining — MLM dev perplexity " + ", ".join(
