@@ -7,13 +7,10 @@ import base64
 import csv
 import html
 import io
-import json
 import math
-import os
 import re
 import shutil
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,7 +190,7 @@ def test_minimal_folder_one_condition_one_language_no_buckets(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("case", ["one_max_len_one_seed", "no_example_scores", "only_example_scores",
-                                  "no_baseline"])
+                                  "no_baseline", "mixed_splits"])
 def test_degraded_folders_build_and_say_what_is_missing(tmp_path, case) -> None:
     root = tmp_path / "out"
     if case == "one_max_len_one_seed":
@@ -211,11 +208,17 @@ def test_degraded_folders_build_and_say_what_is_missing(tmp_path, case) -> None:
         (root / "results.jsonl").unlink()
         shutil.rmtree(root / "runs")
         expected = ["example_scores.jsonl", "No retrieval results", "No intermediate training phases"]
-    else:
+    elif case == "no_baseline":
         ex = [r for r in synthetic_examples(targets=("xnli",), languages=("de", "fr"), seeds=(1,), n=60)
               if r["intermediate"]]
         write_synthetic_dir(root, examples=ex, retrieval=False, pretraining=False)
         expected = ["No baseline run", "no baseline"]
+    else:  # one target scored on test, the other only on dev: each keeps its split, the answer pools test
+        kw = dict(languages=("de", "fr"), seeds=(1,), n=60, intermediates={("squad",): 2.0})
+        ex = (synthetic_examples(targets=("xnli",), **kw) +
+              synthetic_examples(targets=("pawsx",), split="dev", **kw))
+        write_synthetic_dir(root, examples=ex, retrieval=False, pretraining=False)
+        expected = ["xnli (test)", "pawsx (dev)", "squad → pawsx", "on xnli (test) changes by"]
     page = build_report(root, n_resamples=30).read_text()
     for text in expected:
         assert text in page, text

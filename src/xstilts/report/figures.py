@@ -310,7 +310,7 @@ def slope_forest(rows: Sequence[SlopeRow], *, xlabel: str) -> Figure:
                         capsize=3, markersize=5, linewidth=1.6)
         ax.set_yticks(y, labels)
         ax.set_xlabel(xlabel)
-        ax.tick_params(axis="y", length=0)
+        ax.tick_params(axis="y", length=0, labelsize=10)
         ax.spines["left"].set_visible(False)
         ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
         ax.set_ylim(-0.7, len(rows) - 0.3)

@@ -50,6 +50,7 @@ thead th { border-top: 2px solid #1d2127; border-bottom: 1px solid #1d2127; padd
 tbody td { padding: 4px 8px; border-bottom: 1px solid #eef0f2; vertical-align: top; }
 td.num, td.txt { white-space: nowrap; }
 td.txt.wrap { white-space: normal; min-width: 14em; }
+span.ci { color: #57606a; font-size: 0.86em; }
 tbody tr:last-child td { border-bottom: 2px solid #1d2127; }
 tbody tr.group-end td { border-bottom: 1px solid #8c959f; }
 td.num, th.num { text-align: right; }

@@ -27,7 +27,7 @@ from xstilts.errors import XstiltsError
 from xstilts.pipeline.results import git_sha
 from xstilts.report import figures as F
 from xstilts.report.data import ReportData, training_phases
-from xstilts.report.tables import Table, column_best, fmt_ci, fmt_number
+from xstilts.report.tables import Table, column_best, fmt_ci
 
 BASELINE_LABEL = "none (baseline)"
 PRETRAINED_LABEL = "pretrained (no intermediate)"
@@ -283,7 +283,8 @@ def _gains_summary_table(ctx: Context) -> Table:
           f"{' and seeds' if any(len(r.get('seeds') or ()) > 1 for r in ctx.gains) else ''}]") if ctx.gains_have_ci else ""
     caption = (f"Gain over the no-intermediate baseline (main-metric points, mean over languages; condition − "
                f"baseline paired by seed){ci}; {ctx.split_note()}; bucket all. Source: {ctx.gains_source}.")
-    return Table("gains", "Gains over the baseline", caption, columns, rows, records=records)
+    return Table("gains", "Gains over the baseline", caption, columns, rows, records=records,
+                 ci_columns=set(range(1, len(columns))))
 
 
 # ---------------------------------------------------------------- 2. heatmaps
@@ -325,6 +326,12 @@ def heatmaps(ctx: Context) -> Section:
     buckets = sorted({r["bucket"] for r in by_bucket}, key=bucket_sort_key)
     if len(buckets) < 2:
         return sec.add(Note("No length buckets besides 'all': no gain-by-bucket heatmap."))
+    gain_of = {(cond_key(r), target_of(r), r["bucket"]): r["gain"] for r in by_bucket}
+    alias = ""
+    if {"quartile:4", "long:top_quartile"} <= set(buckets) and all(
+            gain_of.get((k, t, "quartile:4")) == g for (k, t, b), g in gain_of.items() if b == "long:top_quartile"):
+        by_bucket = [r for r in by_bucket if r["bucket"] != "long:top_quartile"]
+        alias = " long:top_quartile (= quartile:4) not repeated."
     panels = []
     for t in sorted({target_of(r) for r in by_bucket}):
         rows_t = [r for r in by_bucket if target_of(r) == t]
@@ -335,7 +342,7 @@ def heatmaps(ctx: Context) -> Section:
     fig = F.gain_heatmaps(panels, colorbar_label="gain over baseline (points)")
     caption = (f"Gain over the no-intermediate baseline per length bucket (target tokens; "
                f"quartile:k = per-language length quartiles, long:multi_window = examples needing more than one "
-               f"window at the target's max length), mean over languages.{star}")
+               f"window at the target's max length), mean over languages.{star}{alias}")
     sec.add(ctx.figure(fig, "gain_heatmap_buckets", caption,
                        "Heatmap of gains over the baseline, intermediate condition by length bucket"))
     return sec
@@ -378,8 +385,20 @@ def _keys_of(ctx: Context, target) -> set:
     return {(c.intermediate, c.intermediate_max_len) for c in ctx.data.table.conditions() if c.target == target}
 
 
-def _pooled_targets(ctx: Context, inter) -> list[str]:
-    return [t for t in ctx.targets if ctx.target_split[t] == ctx.primary_split and len(_max_lens(ctx, inter, t)) >= 2]
+def _trend_targets(ctx: Context, inter) -> list[str]:
+    """Targets with at least two max lengths of ``inter`` (a trend needs two)."""
+    return [t for t in ctx.targets if len(_max_lens(ctx, inter, t)) >= 2]
+
+
+def _pooled(ctx: Context, inter) -> tuple[list[str], str | None]:
+    """The targets pooled for ``inter`` and their split: those on the primary split (else on the
+    split most of them share), since one analysis covers one split."""
+    targets = _trend_targets(ctx, inter)
+    splits = sorted({ctx.target_split[t] for t in targets},
+                    key=lambda s: (s != ctx.primary_split, -sum(ctx.target_split[t] == s for t in targets), s))
+    if not splits:
+        return [], None
+    return [t for t in targets if ctx.target_split[t] == splits[0]], splits[0]
 
 
 def trends(ctx: Context) -> Section:
@@ -396,9 +415,9 @@ def trends(ctx: Context) -> Section:
     for inter in ctx.inter_sets:
         name = "+".join(inter)
         specs = [([t], ctx.target_split[t], f"{name} → {t}") for t in ctx.targets if len(_max_lens(ctx, inter, t)) >= 2]
-        pooled = _pooled_targets(ctx, inter)
+        pooled, split = _pooled(ctx, inter)
         if len(pooled) > 1:
-            specs.append((pooled, ctx.primary_split, f"{name} → all targets ({ctx.primary_split})"))
+            specs.append((pooled, split, f"{name} → all targets ({split})"))
         if not specs:
             sec.add(Note(f"{name}: fewer than two max lengths per target: no trend."))
             continue
@@ -433,7 +452,7 @@ def trends(ctx: Context) -> Section:
                f"lengths, buckets and the baseline resampled jointly). Dashed black: all examples.")
     sec.add(ctx.figure(fig, "gain_vs_max_len", caption, "Line plots of gain against intermediate max length per bucket"))
     if trend_rows:
-        sec.add(_trend_table(ctx, trend_rows))
+        sec.add(Details(f"Slopes and gains per bucket ({len(trend_rows)} rows)", [_trend_table(ctx, trend_rows)]))
     return sec
 
 
@@ -477,13 +496,13 @@ def answer(ctx: Context) -> Section:
     else:
         for inter in ctx.inter_sets:
             name = "+".join(inter)
-            pooled = _pooled_targets(ctx, inter)
+            pooled, split = _pooled(ctx, inter)
             if not pooled:
                 sec.add(Note(f"{name}: needs at least two intermediate max lengths (have "
                              f"{sorted({k[1] for k in ctx.keys if k[0] == inter}, key=str)})."))
                 continue
             try:
-                it = interaction_test(ctx.data.table, intermediate=inter, targets=pooled, split=ctx.primary_split,
+                it = interaction_test(ctx.data.table, intermediate=inter, targets=pooled, split=split,
                                       n_resamples=ctx.n_resamples, seed=ctx.seed, confidence=ctx.confidence)
             except XstiltsError as err:
                 sec.add(Note(f"{name}: no answer ({err})."))
@@ -513,7 +532,8 @@ def answer(ctx: Context) -> Section:
         fig = F.slope_forest(rows, xlabel="change of the gain per doubling of the max length (points)")
         caption = (f"Slope of the gain over the baseline per doubling of the intermediate max length on long and "
                    f"short documents, and their difference (red), with {100 * ctx.confidence:g}% paired-bootstrap "
-                   f"CIs ({ctx.n_resamples} resamples); pooled over targets on the {ctx.primary_split} split. An "
+                   f"CIs ({ctx.n_resamples} resamples); pooled over targets on the "
+                   f"{'/'.join(sorted({a.split for _, a, _ in answers}))} split. An "
                    f"interval crossing 0: no significant effect.")
         sec.add(ctx.figure(fig, "answer_slopes", caption, "Slopes of the gain per doubling on long and short documents"))
         sec.add(_answer_table(ctx, answers))
@@ -526,8 +546,9 @@ def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Tab
     per_target = []
     for name, a, _ in answers:
         per_target.append((name, "pooled" if len(a.targets) > 1 else a.targets[0], a))
-        if len(a.targets) > 1:
-            for t in a.targets:
+        others = [t for t in _trend_targets(ctx, a.intermediate) if not (len(a.targets) == 1 and t == a.targets[0])]
+        if others:
+            for t in others:
                 try:
                     it = interaction_test(ctx.data.table, intermediate=a.intermediate, targets=[t],
                                           split=ctx.target_split[t], n_resamples=ctx.n_resamples, seed=ctx.seed,
@@ -536,7 +557,7 @@ def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Tab
                     continue
                 per_target.append((name, t, Answer.from_interaction(it)))
     columns = ["intermediate", "target", "long bucket", "n", "slope long", "short bucket", "n", "slope short",
-               "long − short [95% CI]", "p", "CI excl. 0"]
+               "long − short [95% CI]", "p", "sig."]
     rows, records, ends = [], [], set()
     for i, (name, targets, a) in enumerate(per_target):
         rows.append([name, targets, a.long_bucket, a.n_long, fmt_ci(a.slope_long.value, a.slope_long.low,
@@ -557,8 +578,10 @@ def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Tab
             ends.add(i)
     caption = (f"Long- vs short-document slopes of the gain per doubling of the intermediate max length (points), "
                f"their difference with its {100 * ctx.confidence:g}% paired-bootstrap CI and two-sided bootstrap "
-               f"p-value ({ctx.n_resamples} resamples), pooled over the targets on the {ctx.primary_split} split "
-               f"and per target; n: examples in the bucket. 'no' in the last column: no significant effect.")
+               f"p-value ({ctx.n_resamples} resamples), pooled over the targets on the "
+               f"{'/'.join(sorted({a.split for _, _, a in per_target}))} split "
+               f"and per target; n: examples in the bucket. sig.: the difference's CI excludes 0 ('no': no "
+               f"significant effect).")
     for j, what in ((5, "short"), (2, "long")):  # a bucket every row shares goes into the caption
         names = {r[j] for r in rows}
         if len(names) == 1:
@@ -567,7 +590,9 @@ def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Tab
             del columns[j]
             for r in rows:
                 del r[j]
-    return Table("answer", "Interaction test", caption, columns, rows, records=records, group_rule_after=ends)
+    ci = {j for j, c in enumerate(columns) if c.startswith(("slope", "long − short"))}
+    return Table("answer", "Interaction test", caption, columns, rows, records=records, group_rule_after=ends,
+                 ci_columns=ci)
 
 
 # ---------------------------------------------------------------- 4. buckets and truncation

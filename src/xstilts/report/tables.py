@@ -63,6 +63,7 @@ class Table:
     bold: set[tuple[int, int]] = field(default_factory=set)  # (row, column) cells in bold
     records: list[dict] | None = None                        # CSV rows (default: the display rows)
     group_rule_after: set[int] = field(default_factory=set)  # rows followed by a \midrule
+    ci_columns: set[int] = field(default_factory=set)        # "value [low, high]" cells: two lines in HTML
     notes: list[str] = field(default_factory=list)
 
     # ---------------------------------------------------------------- cells
@@ -128,6 +129,9 @@ class Table:
             cells = []
             for j in range(len(self.columns)):
                 text = html.escape(self.text(i, j))
+                if j in self.ci_columns and " [" in text:
+                    value, interval = text.split(" [", 1)
+                    text = f'{value}<br><span class="ci">[{interval}</span>'
                 if (i, j) in self.bold:
                     text = f"<strong>{text}</strong>"
                 cls = "num" if self.right_aligned(j) else "txt wrap" if len(self.text(i, j)) > 28 else "txt"
