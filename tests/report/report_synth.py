@@ -79,7 +79,7 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
     results = []
     for r in results_from_examples(examples):
         r.update(xstilts_version="0.1.0", git_sha="0123456789abcdef0123456789abcdef01234567")
-        results.append({f: r[f] for f in ROW_FIELDS})
+        results.append({f: r.get(f) for f in ROW_FIELDS})
 
     runs: dict[str, dict] = {}
     for r in examples:

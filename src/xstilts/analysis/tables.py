@@ -19,7 +19,7 @@ from xstilts.metrics.aggregate import main_metric_value  # noqa: F401  (re-expor
 
 from xstilts.errors import DataError
 from xstilts.metrics.per_example import metrics_from_sums, stats_matrix
-from xstilts.pipeline.results import KEY_FIELDS
+from xstilts.pipeline.results import row_key
 
 ZERO_SHOT_PHASE = "zero_shot_eval"
 ALL = "all"
@@ -83,7 +83,7 @@ def main_scores(rows: Iterable[Mapping], *, phase: str | None = ZERO_SHOT_PHASE)
     latest: dict[tuple, Mapping] = {}
     for row in rows:
         if phase is None or row.get("phase") == phase:
-            latest[tuple(row.get(k) for k in KEY_FIELDS)] = row
+            latest[row_key(row)] = row
     grouped: dict[tuple, dict] = {}
     for row in latest.values():
         key = (row["run_id"], row["phase"], row["task"], row["language"], row["split"], row.get("bucket", ALL))

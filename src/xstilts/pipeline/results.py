@@ -18,11 +18,12 @@ from typing import Iterable, Iterator
 from xstilts import __version__
 
 ROW_FIELDS = (
-    "run_id", "config_hash", "phase", "intermediate", "intermediate_max_len", "target", "task",
+    "run_id", "config_hash", "phase", "intermediate", "intermediate_max_len", "compute_policy", "target", "task",
     "language", "split", "bucket", "metric", "value", "n", "seed", "higher_is_better",
     "xstilts_version", "git_sha",
 )
-KEY_FIELDS = ("run_id", "phase", "task", "language", "split", "bucket", "metric")
+# ``intermediate`` is part of the key: one run scores retrieval before and after intermediate training.
+KEY_FIELDS = ("run_id", "phase", "intermediate", "task", "language", "split", "bucket", "metric")
 LOWER_IS_BETTER = {"loss", "perplexity", "threshold", "share_truncated", "answers_lost"}
 
 
@@ -38,7 +39,7 @@ def git_sha() -> str | None:
 
 
 def make_row(**fields) -> dict:
-    row = {"bucket": "all", "xstilts_version": __version__, "git_sha": git_sha(),
+    row = {"bucket": "all", "compute_policy": None, "xstilts_version": __version__, "git_sha": git_sha(),
            "higher_is_better": fields.get("metric") not in LOWER_IS_BETTER, **fields}
     missing = [f for f in ROW_FIELDS if f not in row]
     if missing:
@@ -61,6 +62,11 @@ def append_rows(path: str | Path, rows: Iterable[dict]) -> None:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def row_key(row: dict) -> tuple:
+    """The identity of a result: rows with the same key are re-runs of one measurement."""
+    return tuple(json.dumps(row.get(k)) for k in KEY_FIELDS)
+
+
 def read_rows(path: str | Path) -> Iterator[dict]:
     path = Path(path)
     if not path.exists():
@@ -75,5 +81,5 @@ def latest_rows(path: str | Path) -> list[dict]:
     """Rows with re-runs collapsed: the last row of each key wins."""
     latest: dict[tuple, dict] = {}
     for row in read_rows(path):
-        latest[tuple(row.get(k) for k in KEY_FIELDS)] = row
+        latest[row_key(row)] = row
     return list(latest.values())

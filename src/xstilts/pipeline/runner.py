@@ -73,6 +73,7 @@ class Run:
     progress: bool
     intermediate: list[str] = field(default_factory=list)
     intermediate_max_len: int | None = None
+    compute_policy: str | None = None
     target: str | None = None
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # data-derived label lists (CCG)
 
@@ -91,7 +92,8 @@ class Run:
              **extra) -> list[dict]:
         return [make_row(run_id=self.config.run_id, config_hash=self.config.config_hash(), phase=phase,
                          intermediate=list(self.intermediate), intermediate_max_len=self.intermediate_max_len,
-                         target=self.target, task=task, language=language, split=split, metric=m,
+                         compute_policy=self.compute_policy, target=self.target, task=task, language=language,
+                         split=split, metric=m,
                          value=float(v), n=n, seed=self.config.seed, **extra)
                 for m, v in metrics.items() if v is not None]
 
@@ -108,7 +110,7 @@ class Run:
                 member[int(i)].append(name)
         common = {"run_id": self.config.run_id, "config_hash": self.config.config_hash(), "phase": phase,
                   "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
-                  "target": self.target, "task": task.name, "language": language, "split": split,
+                  "compute_policy": self.compute_policy, "target": self.target, "task": task.name, "language": language, "split": split,
                   "seed": self.config.seed, "metric": task.metric}
         return [{**common, "example_id": ex.id, "length": int(n), "buckets": b,
                  "stats": {k: v for k, v in st.items() if k != "id"}}
@@ -423,6 +425,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             ordinal += 1
             tasks = [get_task(t) for t in phase.tasks]
             run.intermediate_max_len = phase.max_length or _common([run.settings(t)["max_length"] for t in tasks])
+            run.compute_policy = phase.compute_policy
             with _locked(shared):
                 if (shared / "done.json").exists():
                     _reload(run, shared)
