@@ -119,6 +119,9 @@ class FromScratch(_Strict):
     tokenizer: TokenizerSpec = TokenizerSpec()
     model: ModelShape = ModelShape()
     max_length: int = Field(64, ge=8)  # MLM block length (tokens, special tokens included)
+    # Position embeddings (and the tokenizer's model_max_length); None = max_length. Positions past
+    # max_length are never trained by MLM: pretrain at the longest length later phases use.
+    max_positions: int | None = None
     pretrain: bool = True  # False: tokenizer only, encoder left at random init (the "not pretrained" control)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     training: TrainingArgs = TrainingArgs(learning_rate=1e-3, per_device_train_batch_size=128, num_train_epochs=1.0,

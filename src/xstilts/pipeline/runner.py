@@ -486,12 +486,13 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
               if task.has("dev", lang)}
     run.log(f"pretraining from scratch on {', '.join(f'{k}={len(v)}' for k, v in train_ex.items())} texts")
     started = time.perf_counter()
+    positions = max(spec.max_positions or spec.max_length, spec.max_length)
     run.tokenizer = pretraining.train_tokenizer(pretraining.corpus_texts(train_ex), spec.tokenizer,
-                                                model_max_length=spec.max_length)
+                                                model_max_length=positions)
     run.log(f"trained a {spec.tokenizer.kind} tokenizer: {len(run.tokenizer)} pieces "
             f"in {time.perf_counter() - started:.1f}s")
     seed = spec.seed if spec.seed is not None else run.config.seed
-    run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, spec.max_length, seed))
+    run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, positions, seed))
     run.model.add_head("mlm", head_spec_for(task, vocab_size=len(run.tokenizer)))
     s = {"max_length": spec.max_length}
 
