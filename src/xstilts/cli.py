@@ -25,6 +25,14 @@ app = typer.Typer(
 )
 
 
+def _quiet_hf(progress: bool) -> None:
+    """With --no-progress, silence the Hugging Face libraries' own progress bars as well."""
+    if not progress:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+
+
 def _clean_errors(fn: Callable) -> Callable:
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -161,6 +169,7 @@ def run(
     from xstilts.config import load_config
     from xstilts.pipeline.runner import run_experiment
 
+    _quiet_hf(progress)
     cfg = load_config(config, set_)
     run_dir = run_experiment(cfg, out, progress=progress)
     typer.echo(str(run_dir))
@@ -225,6 +234,7 @@ def study_seqlen(
     """Intermediate-task max sequence length × long-document transfer: runs, analysis, report."""
     from xstilts.study import run_study
 
+    _quiet_hf(progress)
     summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo)
     if "report" in summary:
         typer.echo(summary["report"])
@@ -239,6 +249,7 @@ def demo(
     """The seqlen study's demo preset on the synthetic world: offline, two CPU cores, minutes."""
     from xstilts.study import run_study
 
+    _quiet_hf(progress)
     summary = run_study("demo", out, progress=progress, echo=typer.echo)
     typer.echo(f"report: {summary.get('report', '(not built)')}")
 
