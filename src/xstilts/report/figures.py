@@ -209,19 +209,24 @@ def _log2_axis(ax, max_lens: Sequence[int]) -> None:
     ax.set_xlim(lo / 2 ** 0.25, hi * 2 ** 0.25)
 
 
+def _panel_grid(n: int, columns: int, extra_height: float):
+    """A figure with ``n`` panels in rows of ``columns`` (unused slots hidden); returns (fig, axes, ncols)."""
+    ncols = min(columns, n)
+    nrows = math.ceil(n / ncols)
+    fig = new_figure(max(5.0, 3.7 * ncols), 3.0 * nrows + extra_height)
+    axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n], ncols
+
+
 def trend_grid(panels: Sequence[TrendPanel], *, ylabel: str, columns: int = 3) -> Figure:
     """Gain vs intermediate max length (log2 axis), one line (with CI band) per bucket, per panel."""
     with rc_context():
         n = len(panels)
-        ncols = min(columns, n)
-        nrows = math.ceil(n / ncols)
-        fig = new_figure(max(5.0, 3.7 * ncols), 3.0 * nrows + 0.7)
-        axes = fig.subplots(nrows, ncols, squeeze=False)
+        fig, axes, ncols = _panel_grid(n, columns, 0.7)
         handles: dict[str, Line2D] = {}
-        for k, ax in enumerate(axes.ravel()):
-            if k >= n:
-                ax.set_visible(False)
-                continue
+        for k, ax in enumerate(axes):
             p = panels[k]
             ax.set_title(p.title, loc="left")
             if p.message or not p.lines:
@@ -255,15 +260,9 @@ def value_lines(panels: Sequence[TrendPanel], *, ylabel: str, reference: Sequenc
     """Values vs max length, one line per series, a dashed horizontal reference per panel."""
     with rc_context():
         n = len(panels)
-        ncols = min(columns, n)
-        nrows = math.ceil(n / ncols)
-        fig = new_figure(max(5.0, 3.7 * ncols), 3.0 * nrows + 0.6)
-        axes = fig.subplots(nrows, ncols, squeeze=False)
+        fig, axes, ncols = _panel_grid(n, columns, 0.6)
         handles: dict[str, Line2D] = {}
-        for k, ax in enumerate(axes.ravel()):
-            if k >= n:
-                ax.set_visible(False)
-                continue
+        for k, ax in enumerate(axes):
             p = panels[k]
             ax.set_title(p.title, loc="left")
             if reference[k] is not None:

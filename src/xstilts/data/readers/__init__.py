@@ -19,10 +19,9 @@ import importlib
 from pathlib import Path
 from typing import Callable, Sequence
 
-from xstilts.errors import UnknownNameError
+from xstilts.registry import Registry
 
 Reader = Callable[..., list]
-_READERS: dict[str, Reader] = {}
 # Modules that register readers when imported; one per file format.
 _MODULES = (
     "xstilts.data.readers.xtreme_tsv",
@@ -34,25 +33,14 @@ _MODULES = (
 )
 
 
-def reader(name: str) -> Callable[[Reader], Reader]:
-    """Decorator: register a reader function under ``name``."""
-
-    def wrap(fn: Reader) -> Reader:
-        if name in _READERS:
-            raise ValueError(f"reader {name!r} registered twice")
-        _READERS[name] = fn
-        return fn
-
-    return wrap
-
-
-def get_reader(name: str) -> Reader:
+def _import_readers() -> None:
     for module in _MODULES:
         importlib.import_module(module)
-    try:
-        return _READERS[name]
-    except KeyError:
-        raise UnknownNameError("reader", name, list(_READERS)) from None
+
+
+READERS: Registry[Reader] = Registry("reader", load=_import_readers)
+reader = READERS.register  # decorator: ``@reader("squad_json")``
+get_reader = READERS.get
 
 
 def read(name: str, paths: Sequence[Path], *, gold: Path | None, language: str, split: str,

@@ -38,6 +38,7 @@ from xstilts.data.examples import (
 from xstilts.data.readers._io import Examples, Where
 from xstilts.data.readers.squad_json import make_answers
 from xstilts.errors import DataError, UnknownNameError
+from xstilts.registry import Registry
 from xstilts.tasks import HubSource, Task
 
 LoadDataset = Callable[..., Iterable[Mapping[str, Any]]]
@@ -76,26 +77,9 @@ class HubRows:
 
 
 Mapper = Callable[[Iterable[Mapping[str, Any]], HubRows], list]
-_MAPPERS: dict[str, Mapper] = {}
-
-
-def mapper(name: str) -> Callable[[Mapper], Mapper]:
-    """Decorator: register a mapper under the name ``HubSource.mapper`` uses."""
-
-    def wrap(fn: Mapper) -> Mapper:
-        if name in _MAPPERS:
-            raise ValueError(f"hub mapper {name!r} registered twice")
-        _MAPPERS[name] = fn
-        return fn
-
-    return wrap
-
-
-def get_mapper(name: str) -> Mapper:
-    try:
-        return _MAPPERS[name]
-    except KeyError:
-        raise UnknownNameError("hub mapper", name, list(_MAPPERS)) from None
+MAPPERS: Registry[Mapper] = Registry("hub mapper")
+mapper = MAPPERS.register  # decorator: ``@mapper("squad")``
+get_mapper = MAPPERS.get
 
 
 def resolve_config(source: HubSource, language: str) -> str | None:
