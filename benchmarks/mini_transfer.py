@@ -62,7 +62,7 @@ def main() -> None:
         run_experiment(cfg, out, progress=False)
         walls[label] = time.perf_counter() - start
         for row in latest_rows(out / "results.jsonl"):
-            if row["run_id"] == cfg.run_id and row["phase"] == "zero_shot_eval":
+            if row["run_id"] == cfg.run_id and row["phase"] == "zero_shot_eval" and row["bucket"] == "all":
                 table[(row["language"], row["split"], row["metric"])][label] = row["value"]
     print(f"results: {out}/results.jsonl")
     print(f"{'lang':<5} {'split':<5} {'metric':<12} {'pretrained':>10} {'random-init':>11} {'gain':>7}")

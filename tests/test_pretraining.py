@@ -60,3 +60,34 @@ def test_from_scratch_phase_is_deterministic_and_reloadable(tmp_path, corpora):
     # Re-running reloads the saved model instead of pretraining again.
     run_experiment(load_config(raw=raw), tmp_path / "a", progress=False)
     assert "already done" in next((tmp_path / "a").glob("runs/*/log.txt")).read_text()
+
+
+@pytest.mark.slow
+def test_two_stage_pretraining_trains_short_blocks_then_max_length(tmp_path, corpora):
+    scratch = {"languages": ["en", "de"], "tokenizer": {"vocab_size": 400},
+               "model": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
+               "max_length": 48, "short_max_length": 16, "short_steps_ratio": 0.75,
+               "training": {"max_steps": 8, "eval_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1}}
+    raw = {"name": "stages", "seed": 3, "data_dir": str(corpora),
+           "phases": [{"kind": "pretrained", "from_scratch": scratch}]}
+    run_experiment(load_config(raw=raw), tmp_path, progress=False)
+    phase = next(tmp_path.glob("shared/pretrained-*"))
+    log = next(tmp_path.glob("runs/*/log.txt")).read_text()
+    # 6 steps on 16-token blocks with 3x the rows (same tokens per batch), then 2 at max_length.
+    assert "short stage: 6 steps on 16-token blocks, batch 12" in log
+    assert '"step": 6' in (phase / "short" / "checkpoint" / "state.json").read_text().replace("\n", " ")
+    done = yaml.safe_load((phase / "done.json").read_text())
+    assert done["steps"] == 2 and done["short_stage"]["steps"] == 6 and done["short_stage"]["max_length"] == 16
+    assert AutoModel.from_pretrained(phase / "model").config.max_position_embeddings == 48 + 2
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"short_max_length": 64}, "must be below max_length"),
+    ({"training": {"max_steps": -1}}, "needs training.max_steps"),
+])
+def test_two_stage_pretraining_is_validated(change, message):
+    from xstilts.errors import ConfigError
+
+    scratch = {"languages": ["en"], "max_length": 48, "short_max_length": 16, "training": {"max_steps": 10}, **change}
+    with pytest.raises(ConfigError, match=message):
+        load_config(raw={"phases": [{"kind": "pretrained", "from_scratch": scratch}]})

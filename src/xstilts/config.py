@@ -52,6 +52,10 @@ class TrainingArgs(_Strict):
     max_train_examples: int | None = None  # subsample (first N) for quick runs
     max_eval_examples: int | None = None
     dropout: float | None = None  # None keeps the encoder config's dropout
+    # Keep the encoder's input word embeddings fixed (Artetxe et al. 2020, "On the Cross-lingual
+    # Transferability of Monolingual Representations"): English-only fine-tuning then cannot move
+    # English words away from the other languages' words they were aligned with in pretraining.
+    freeze_embeddings: bool = False
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = []  # trackers, through accelerate
 
 
@@ -122,6 +126,13 @@ class FromScratch(_Strict):
     # Position embeddings (and the tokenizer's model_max_length); None = max_length. Positions past
     # max_length are never trained by MLM: pretrain at the longest length later phases use.
     max_positions: int | None = None
+    # Two stages as in BERT (Devlin et al. 2019, appendix A.2): the first short_steps_ratio of the
+    # steps on blocks of short_max_length tokens, the rest at max_length; the batch of the short
+    # stage holds as many tokens as a max_length batch. A tiny model's attention starts out uniform,
+    # so on long blocks it learns little beyond unigrams for thousands of steps; on 16-token blocks
+    # it learns the grammar in hundreds (docs/world.md measures both, and what the long stage keeps).
+    short_max_length: int | None = Field(None, ge=8)
+    short_steps_ratio: float = Field(0.9, gt=0, lt=1)
     pretrain: bool = True  # False: tokenizer only, encoder left at random init (the "not pretrained" control)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     training: TrainingArgs = TrainingArgs(learning_rate=1e-3, per_device_train_batch_size=128, num_train_epochs=1.0,
@@ -131,6 +142,16 @@ class FromScratch(_Strict):
     @classmethod
     def _defaults(cls, data: Any) -> Any:
         return _merge_training(data, cls.model_fields["training"].default)
+
+    @model_validator(mode="after")
+    def _two_stages(self) -> "FromScratch":
+        if self.short_max_length is None:
+            return self
+        if self.short_max_length >= self.max_length:
+            raise ValueError(f"short_max_length ({self.short_max_length}) must be below max_length ({self.max_length})")
+        if self.training.max_steps < 2 or round(self.short_steps_ratio * self.training.max_steps) in (0, self.training.max_steps):
+            raise ValueError("short_max_length needs training.max_steps large enough for two stages")
+        return self
 
 
 class PretrainedPhase(_Strict):

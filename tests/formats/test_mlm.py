@@ -31,3 +31,23 @@ def test_masking_is_seeded_and_spares_special_tokens():
     assert (la[chosen] == ids[chosen]).all()
     assert (a[chosen] == 99).mean() > 0.6
     assert (a[~chosen] == ids[~chosen]).all()
+
+
+def test_head_scores_only_masked_positions_with_the_same_loss():
+    import torch
+    import torch.nn.functional as F
+
+    from xstilts.formats.mlm import Head, loss
+
+    torch.manual_seed(0)
+    head = Head(hidden_size=8, vocab_size=11)
+    hidden = torch.randn(3, 5, 8)
+    labels = torch.full((3, 5), -100)
+    labels[0, 1], labels[1, 4], labels[2, 0] = 3, 7, 10
+    out = head(hidden, {"labels": labels})
+    assert out["logits"].shape == (3, 11)
+    full = head(hidden, {})["logits"]
+    assert full.shape == (3, 5, 11)
+    expected = F.cross_entropy(full.reshape(-1, 11), labels.reshape(-1), ignore_index=-100)
+    assert torch.allclose(loss(out, {"labels": labels}), expected)
+    assert torch.allclose(loss({"logits": full}, {"labels": labels}), expected)

@@ -59,3 +59,17 @@ def test_total_steps_counts_accumulation():
     s = TrainStream("x", feats)
     assert total_steps(TrainingArgs(per_device_train_batch_size=10, num_train_epochs=2, gradient_accumulation_steps=4), [s]) == 5
     assert total_steps(TrainingArgs(max_steps=7), [s]) == 7
+
+
+def test_freeze_embeddings_keeps_word_embeddings_and_is_undone_by_the_next_phase(two_task_setup, tmp_path):
+    model, streams = two_task_setup
+    words = model.encoder.get_input_embeddings().weight
+    frozen_before, layer_before = words.detach().clone(), model.encoder.encoder.layer[0].output.dense.weight.detach().clone()
+    args = TrainingArgs(per_device_train_batch_size=4, max_steps=3, learning_rate=1e-2, logging_steps=100,
+                        freeze_embeddings=True)
+    train(model, streams[:1], args, out_dir=tmp_path / "a", seed=0, pad_token_id=1, log=lambda s: None, progress=False)
+    assert torch.equal(words, frozen_before)
+    assert not torch.equal(model.encoder.encoder.layer[0].output.dense.weight, layer_before)
+    train(model, streams[:1], args.model_copy(update={"freeze_embeddings": False}), out_dir=tmp_path / "b", seed=0,
+          pad_token_id=1, log=lambda s: None, progress=False)
+    assert not torch.equal(words, frozen_before)

@@ -494,32 +494,49 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     seed = spec.seed if spec.seed is not None else run.config.seed
     run.model = MultiTaskModel(pretraining.build_encoder(run.tokenizer, spec.model, positions, seed))
     run.model.add_head("mlm", head_spec_for(task, vocab_size=len(run.tokenizer)))
-    s = {"max_length": spec.max_length}
 
-    def stacked(examples: dict, split: str) -> Features:
-        parts = [run.features(task, split, lang, ex, s) for lang, ex in examples.items()]
+    def stacked(examples: dict, split: str, max_length: int) -> Features:
+        parts = [run.features(task, split, lang, ex, {"max_length": max_length}) for lang, ex in examples.items()]
         return Features.concat(parts, [len(ex) for ex in examples.values()])
+
+    def stream(features: Features) -> list[TrainStream]:
+        return [TrainStream("mlm", features, (), masking(run.tokenizer, spec.mlm_probability))]
 
     if not spec.pretrain:  # the control: same tokenizer and shape, random weights
         pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
         _finish(run, phase_dir, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
         return
-    train_feats, dev_feats = stacked(train_ex, "train"), stacked(dev_ex, "dev") if dev_ex else None
-    args = spec.training
+    args, stages = spec.training, {}
+    if spec.short_max_length is not None:
+        short = args.model_copy(update={
+            "max_steps": round(spec.short_steps_ratio * args.max_steps),
+            "per_device_train_batch_size": max(1, round(args.per_device_train_batch_size * spec.max_length
+                                                        / spec.short_max_length))})
+        seed_everything(seed)
+        result = train(run.model, stream(stacked(train_ex, "train", spec.short_max_length)), short,
+                       out_dir=phase_dir / "short", seed=seed, pad_token_id=run.tokenizer.pad_token_id,
+                       log=run.log, progress=run.progress)
+        run.log(f"short stage: {result.steps} steps on {spec.short_max_length}-token blocks, batch "
+                f"{short.per_device_train_batch_size}, in {result.wall_seconds:.1f}s")
+        stages["short_stage"] = {"steps": result.steps, "max_length": spec.short_max_length,
+                                 "per_device_train_batch_size": short.per_device_train_batch_size,
+                                 "wall_seconds": result.wall_seconds}
+        args = args.model_copy(update={"max_steps": args.max_steps - short.max_steps})
+    train_feats = stacked(train_ex, "train", spec.max_length)
+    dev_feats = stacked(dev_ex, "dev", spec.max_length) if dev_ex else None
     evaluate = None
     if dev_feats is not None and len(dev_feats):
         evaluate = lambda m: pretraining.mlm_loss(m, "mlm", dev_feats, run.tokenizer, mlm_probability=spec.mlm_probability,
                                                   seed=seed, batch_size=args.per_device_eval_batch_size)
     seed_everything(seed + 1)
-    result = train(run.model, [TrainStream("mlm", train_feats, (), masking(run.tokenizer, spec.mlm_probability))],
-                   args, out_dir=phase_dir, seed=seed, pad_token_id=run.tokenizer.pad_token_id,
+    result = train(run.model, stream(train_feats), args, out_dir=phase_dir, seed=seed, pad_token_id=run.tokenizer.pad_token_id,
                    evaluate=evaluate, selection_metric="loss" if evaluate else None, greater_is_better=False,
                    log=run.log, progress=run.progress)
     run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
     pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
     rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
     _finish(run, phase_dir, rows, {"steps": result.steps, "wall_seconds": result.wall_seconds,
-                                   "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats)})
+                                   "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats), **stages})
 
 
 def _common(values: list[int]) -> int | None:

@@ -72,6 +72,13 @@ def total_steps(args: TrainingArgs, streams: Sequence[TrainStream]) -> int:
     return max(1, math.ceil(args.num_train_epochs * batches / args.gradient_accumulation_steps))
 
 
+def set_embeddings_trainable(model: torch.nn.Module, trainable: bool) -> None:
+    """(Un)freeze the input word embeddings of ``model``'s encoder (every phase sets it anew)."""
+    encoder = getattr(model, "encoder", model)
+    for p in encoder.get_input_embeddings().parameters():
+        p.requires_grad_(trainable)
+
+
 def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
     # No weight decay on biases and LayerNorm weights (the HF / BERT convention).
     decay, no_decay = [], []
@@ -140,6 +147,7 @@ def train(
     save_every = args.save_steps or eval_every
     warmup = int(args.warmup_ratio * steps)
 
+    set_embeddings_trainable(model, not args.freeze_embeddings)
     optimizer = _optimizer(model, args)
     scheduler = _linear_schedule(optimizer, warmup, steps)
     wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
