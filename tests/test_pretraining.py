@@ -71,7 +71,7 @@ def test_two_stage_pretraining_trains_short_blocks_then_max_length(tmp_path, cor
     raw = {"name": "stages", "seed": 3, "data_dir": str(corpora),
            "phases": [{"kind": "pretrained", "from_scratch": scratch}]}
     run_experiment(load_config(raw=raw), tmp_path, progress=False)
-    phase = next(tmp_path.glob("shared/pretrained-*"))
+    phase = next(p for p in tmp_path.glob("shared/pretrained-*") if p.is_dir())
     log = next(tmp_path.glob("runs/*/log.txt")).read_text()
     # 6 steps on 16-token blocks with 3x the rows (same tokens per batch), then 2 at max_length.
     assert "short stage: 6 steps on 16-token blocks, batch 12" in log
