@@ -63,31 +63,34 @@ def test_from_scratch_phase_is_deterministic_and_reloadable(tmp_path, corpora):
 
 
 @pytest.mark.slow
-def test_two_stage_pretraining_trains_short_blocks_then_max_length(tmp_path, corpora):
+def test_length_curriculum_trains_each_block_length_then_max_length(tmp_path, corpora):
     scratch = {"languages": ["en", "de"], "tokenizer": {"vocab_size": 400},
                "model": {"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2, "intermediate_size": 64},
-               "max_length": 48, "short_max_length": 16, "short_steps_ratio": 0.75,
-               "training": {"max_steps": 8, "eval_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1}}
+               "max_length": 48, "length_curriculum": [12, 24], "curriculum_stage_steps": 2,
+               "curriculum_learning_rate": 5e-4,
+               "training": {"max_steps": 9, "eval_steps": 2, "per_device_train_batch_size": 4, "logging_steps": 1}}
     raw = {"name": "stages", "seed": 3, "data_dir": str(corpora),
            "phases": [{"kind": "pretrained", "from_scratch": scratch}]}
     run_experiment(load_config(raw=raw), tmp_path, progress=False)
     phase = next(p for p in tmp_path.glob("shared/pretrained-*") if p.is_dir())
-    log = next(tmp_path.glob("runs/*/log.txt")).read_text()
-    # 6 steps on 16-token blocks with 3x the rows (same tokens per batch), then 2 at max_length.
-    assert "short stage: 6 steps on 16-token blocks, batch 12" in log
-    assert '"step": 6' in (phase / "short" / "checkpoint" / "state.json").read_text().replace("\n", " ")
     done = yaml.safe_load((phase / "done.json").read_text())
-    assert done["steps"] == 2 and done["short_stage"]["steps"] == 6 and done["short_stage"]["max_length"] == 16
+    # 9 steps: 5 on 12-token blocks (4x the rows: the same tokens per batch), 2 on 24, 2 at max_length.
+    assert [(s["max_length"], s["steps"], s["per_device_train_batch_size"], s["learning_rate"])
+            for s in done["curriculum"]] == [(12, 5, 16, 1e-3), (24, 2, 8, 5e-4)]
+    assert done["steps"] == 2
+    assert yaml.safe_load((phase / "stage-12" / "checkpoint" / "state.json").read_text())["step"] == 5
     assert AutoModel.from_pretrained(phase / "model").config.max_position_embeddings == 48 + 2
 
 
 @pytest.mark.parametrize("change, message", [
-    ({"short_max_length": 64}, "must be below max_length"),
-    ({"training": {"max_steps": -1}}, "needs training.max_steps"),
+    ({"length_curriculum": [16, 64]}, "below max_length"),
+    ({"length_curriculum": [32, 16]}, "ascend"),
+    ({"training": {"max_steps": 100}}, "needs training.max_steps above"),
 ])
-def test_two_stage_pretraining_is_validated(change, message):
+def test_length_curriculum_is_validated(change, message):
     from xstilts.errors import ConfigError
 
-    scratch = {"languages": ["en"], "max_length": 48, "short_max_length": 16, "training": {"max_steps": 10}, **change}
+    scratch = {"languages": ["en"], "max_length": 48, "length_curriculum": [16, 32], "curriculum_stage_steps": 50,
+               "training": {"max_steps": 400}, **change}
     with pytest.raises(ConfigError, match=message):
         load_config(raw={"phases": [{"kind": "pretrained", "from_scratch": scratch}]})

@@ -126,13 +126,16 @@ class FromScratch(_Strict):
     # Position embeddings (and the tokenizer's model_max_length); None = max_length. Positions past
     # max_length are never trained by MLM: pretrain at the longest length later phases use.
     max_positions: int | None = None
-    # Two stages as in BERT (Devlin et al. 2019, appendix A.2): the first short_steps_ratio of the
-    # steps on blocks of short_max_length tokens, the rest at max_length; the batch of the short
-    # stage holds as many tokens as a max_length batch. A tiny model's attention starts out uniform,
-    # so on long blocks it learns little beyond unigrams for thousands of steps; on 16-token blocks
-    # it learns the grammar in hundreds (docs/world.md measures both, and what the long stage keeps).
-    short_max_length: int | None = Field(None, ge=8)
-    short_steps_ratio: float = Field(0.9, gt=0, lt=1)
+    # A block-length curriculum, after BERT's two stages (Devlin et al. 2019, A.2: 90% of the steps at
+    # 128 tokens, then 512): blocks of each length in length_curriculum (ascending), then max_length.
+    # The first length gets the steps the later stages leave; every later length, and max_length,
+    # curriculum_stage_steps at curriculum_learning_rate; every batch holds as many tokens as a
+    # max_length batch. A tiny model's attention starts out uniform, so on long blocks it learns
+    # little beyond unigrams for thousands of steps; on 16-token blocks it learns the grammar in
+    # hundreds, and gentle steps up (x1.5) keep it (docs/world.md measures all three).
+    length_curriculum: list[int] = []
+    curriculum_stage_steps: int = Field(80, ge=1)
+    curriculum_learning_rate: float | None = None  # None: training.learning_rate
     pretrain: bool = True  # False: tokenizer only, encoder left at random init (the "not pretrained" control)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     training: TrainingArgs = TrainingArgs(learning_rate=1e-3, per_device_train_batch_size=128, num_train_epochs=1.0,
@@ -144,14 +147,28 @@ class FromScratch(_Strict):
         return _merge_training(data, cls.model_fields["training"].default)
 
     @model_validator(mode="after")
-    def _two_stages(self) -> "FromScratch":
-        if self.short_max_length is None:
+    def _curriculum(self) -> "FromScratch":
+        lengths = self.length_curriculum
+        if not lengths:
             return self
-        if self.short_max_length >= self.max_length:
-            raise ValueError(f"short_max_length ({self.short_max_length}) must be below max_length ({self.max_length})")
-        if self.training.max_steps < 2 or round(self.short_steps_ratio * self.training.max_steps) in (0, self.training.max_steps):
-            raise ValueError("short_max_length needs training.max_steps large enough for two stages")
+        if lengths != sorted(set(lengths)) or lengths[0] < 8 or lengths[-1] >= self.max_length:
+            raise ValueError(f"length_curriculum {lengths} must ascend strictly from >= 8 to below max_length "
+                             f"({self.max_length})")
+        if self.training.max_steps <= self.curriculum_stage_steps * len(lengths):
+            raise ValueError(f"length_curriculum needs training.max_steps above curriculum_stage_steps × "
+                             f"{len(lengths)} (the steps of the later stages and of max_length)")
         return self
+
+    def stages(self) -> list[tuple[int, int, float]]:
+        """(block length, steps, peak learning rate) of every stage, max_length last."""
+        args = self.training
+        if not self.length_curriculum:
+            return [(self.max_length, args.max_steps, args.learning_rate)]
+        later_lr = self.curriculum_learning_rate or args.learning_rate
+        n = self.curriculum_stage_steps
+        first = args.max_steps - n * len(self.length_curriculum)
+        return ([(self.length_curriculum[0], first, args.learning_rate)]
+                + [(length, n, later_lr) for length in (*self.length_curriculum[1:], self.max_length)])
 
 
 class PretrainedPhase(_Strict):

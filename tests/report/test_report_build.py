@@ -252,3 +252,12 @@ def test_runs_that_the_analysis_cannot_tell_apart_are_flagged(tmp_path) -> None:
     page = build_report(root, n_resamples=20).read_text()
     assert "2 runs share intermediate condition squad @ 256" in page
     assert "equal_steps, equal_tokens" in page
+
+
+def test_slope_forest_draws_intervals_that_exclude_their_estimate() -> None:
+    """A percentile bootstrap CI may miss the estimate; a null effect gives [0, 0] around ±1e-17."""
+    from xstilts.report.figures import SlopeRow, slope_forest
+
+    rows = [SlopeRow("syn_nli", "long", 1.3e-17, 0.0, 0.0), SlopeRow("syn_longqa", "short", -0.5, -0.4, 0.7)]
+    fig = slope_forest(rows, xlabel="gain per doubling")
+    assert len(fig.axes[0].get_yticklabels()) == 2

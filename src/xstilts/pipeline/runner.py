@@ -506,22 +506,22 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
         pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
         _finish(run, phase_dir, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
         return
-    args, stages = spec.training, {}
-    if spec.short_max_length is not None:
-        short = args.model_copy(update={
-            "max_steps": round(spec.short_steps_ratio * args.max_steps),
-            "per_device_train_batch_size": max(1, round(args.per_device_train_batch_size * spec.max_length
-                                                        / spec.short_max_length))})
-        seed_everything(seed)
-        result = train(run.model, stream(stacked(train_ex, "train", spec.short_max_length)), short,
-                       out_dir=phase_dir / "short", seed=seed, pad_token_id=run.tokenizer.pad_token_id,
-                       log=run.log, progress=run.progress)
-        run.log(f"short stage: {result.steps} steps on {spec.short_max_length}-token blocks, batch "
-                f"{short.per_device_train_batch_size}, in {result.wall_seconds:.1f}s")
-        stages["short_stage"] = {"steps": result.steps, "max_length": spec.short_max_length,
-                                 "per_device_train_batch_size": short.per_device_train_batch_size,
-                                 "wall_seconds": result.wall_seconds}
-        args = args.model_copy(update={"max_steps": args.max_steps - short.max_steps})
+    *curriculum, (_, steps, lr) = spec.stages()
+    stages = []
+    for i, (length, n, stage_lr) in enumerate(curriculum):
+        stage = spec.training.model_copy(update={
+            "max_steps": n, "learning_rate": stage_lr,
+            "per_device_train_batch_size": max(1, round(spec.training.per_device_train_batch_size
+                                                        * spec.max_length / length))})
+        seed_everything(seed + 2 + i)
+        result = train(run.model, stream(stacked(train_ex, "train", length)), stage, out_dir=phase_dir / f"stage-{length}",
+                       seed=seed + i, pad_token_id=run.tokenizer.pad_token_id, log=run.log, progress=run.progress)
+        run.log(f"curriculum stage {i}: {result.steps} steps on {length}-token blocks, batch "
+                f"{stage.per_device_train_batch_size}, lr {stage_lr:g}, in {result.wall_seconds:.1f}s")
+        stages.append({"max_length": length, "steps": result.steps, "learning_rate": stage_lr,
+                       "per_device_train_batch_size": stage.per_device_train_batch_size,
+                       "wall_seconds": result.wall_seconds})
+    args = spec.training.model_copy(update={"max_steps": steps, "learning_rate": lr})
     train_feats = stacked(train_ex, "train", spec.max_length)
     dev_feats = stacked(dev_ex, "dev", spec.max_length) if dev_ex else None
     evaluate = None
@@ -536,7 +536,8 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
     rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
     _finish(run, phase_dir, rows, {"steps": result.steps, "wall_seconds": result.wall_seconds,
-                                   "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats), **stages})
+                                   "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats),
+                                   **({"curriculum": stages} if stages else {})})
 
 
 def _common(values: list[int]) -> int | None:

@@ -305,7 +305,10 @@ def slope_forest(rows: Sequence[SlopeRow], *, xlabel: str) -> Figure:
         ax.axvline(0, color="#888888", linewidth=0.8)
         for yi, r in zip(y, rows):
             color = "#b2182b" if r.emphasis else "#2166ac"
-            ax.errorbar([r.value], [yi], xerr=[[r.value - r.low], [r.high - r.value]], fmt="o", color=color,
+            # A percentile-bootstrap interval need not contain the estimate (and a null effect gives
+            # [0, 0] around a rounding-level estimate): draw the interval, never a negative arm.
+            arms = [[max(0.0, r.value - r.low)], [max(0.0, r.high - r.value)]]
+            ax.errorbar([r.value], [yi], xerr=arms, fmt="o", color=color,
                         capsize=3, markersize=5, linewidth=1.6)
         ax.set_yticks(y, labels)
         ax.set_xlabel(xlabel)
