@@ -66,8 +66,11 @@ class Answer:
         """One sentence with every number, for the report."""
         pct = f"{100 * self.confidence:g}%"
 
+        def num(x: float) -> str:
+            return f"{x + 0.0:+.2f}" if round(x, 2) else "0.00"  # no "-0.00" for a rounding-level value
+
         def est(e: Estimate) -> str:
-            return f"{e.value:+.2f} [{e.low:+.2f}, {e.high:+.2f}]"
+            return f"{num(e.value)} [{num(e.low)}, {num(e.high)}]"
 
         return (f"Per doubling of the {'+'.join(self.intermediate)} max length "
                 f"({', '.join(map(str, self.max_lens))}), the gain over no intermediate training on "
