@@ -10,6 +10,18 @@ HERE = Path(__file__).resolve().parent
 CONFIGS = HERE.parent / "configs"
 
 
+def best_time(fn, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn``, in seconds (the least disturbed by the machine)."""
+    import time
+
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
 def ensure_world(directory: Path, seed: int = 0, size: str = "demo") -> float:
     """Generate the world if absent; returns the seconds it took (0 if it was there)."""
     import time

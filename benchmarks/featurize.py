@@ -20,9 +20,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
+from _common import best_time
 from transformers import AutoTokenizer
 
 from xstilts.data.loading import load_examples
@@ -31,15 +31,6 @@ from xstilts.tasks import get_task
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared"
-
-
-def best_time(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def mini_tokenizer_dir(explicit: str | None) -> Path:

@@ -10,10 +10,10 @@ tiny encoder and for a small encoder with XLM-R's 250k vocabulary, on whatever d
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
 import torch
+from _common import best_time
 
 SHAPES = {  # name: (vocab, hidden, layers, heads, ffn, batch, length)
     "demo tiny (vocab 2k)": (2000, 128, 4, 4, 256, 16, 256),
@@ -33,13 +33,8 @@ def batch(vocab: int, rows: int, length: int, seed: int = 0) -> dict:
 
 
 def best_step(step, repeats: int) -> float:
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    step()  # warm-up: allocations and optimizer state
+    return best_time(step, repeats)
 
 
 def main() -> None:
