@@ -59,6 +59,11 @@ class TrainingArgs(_Strict):
     report_to: list[Literal["tensorboard", "wandb", "mlflow"]] = []  # trackers, through accelerate
 
 
+def equal_tokens_batch(batch_size: int, reference_length: int, max_length: int) -> int:
+    """The batch size at ``max_length`` that holds as many tokens as ``batch_size`` rows at ``reference_length``."""
+    return max(1, round(batch_size * reference_length / max_length))
+
+
 class DataSlice(_Strict):
     """Where a task's English training or dev examples come from: by default its own split.
 
@@ -215,7 +220,8 @@ class IntermediatePhase(_Strict):
         """The training arguments after applying the compute policy."""
         if self.compute_policy == "equal_steps" or self.max_length is None:
             return self.training
-        batch = max(1, round(self.training.per_device_train_batch_size * self.policy_reference_length / self.max_length))
+        batch = equal_tokens_batch(self.training.per_device_train_batch_size, self.policy_reference_length,
+                                   self.max_length)
         return self.training.model_copy(update={"per_device_train_batch_size": batch})
 
     @model_validator(mode="before")

@@ -67,7 +67,7 @@ class Answer:
         pct = f"{100 * self.confidence:g}%"
 
         def num(x: float) -> str:
-            return f"{x + 0.0:+.2f}" if round(x, 2) else "0.00"  # no "-0.00" for a rounding-level value
+            return f"{x:+.2f}" if round(x, 2) else "0.00"  # no "-0.00" for a rounding-level value
 
         def est(e: Estimate) -> str:
             return f"{num(e.value)} [{num(e.low)}, {num(e.high)}]"

@@ -29,7 +29,10 @@ import torch
 import yaml
 
 from xstilts import settings as xsettings
-from xstilts.config import DataSlice, ExperimentConfig, IntermediatePhase, RetrievalEvalPhase, TargetPhase, TrainingArgs, ZeroShotEvalPhase
+from xstilts.config import (
+    DataSlice, ExperimentConfig, IntermediatePhase, RetrievalEvalPhase, TargetPhase, TrainingArgs, ZeroShotEvalPhase,
+    equal_tokens_batch,
+)
 from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
 from xstilts.data.lengths import assign_buckets, text_lengths, windows_per_example
 from xstilts.data.loading import load_examples, resolve_files
@@ -511,8 +514,8 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     for i, (length, n, stage_lr) in enumerate(curriculum):
         stage = spec.training.model_copy(update={
             "max_steps": n, "learning_rate": stage_lr,
-            "per_device_train_batch_size": max(1, round(spec.training.per_device_train_batch_size
-                                                        * spec.max_length / length))})
+            "per_device_train_batch_size": equal_tokens_batch(spec.training.per_device_train_batch_size,
+                                                              spec.max_length, length)})
         seed_everything(seed + 2 + i)
         result = train(run.model, stream(stacked(train_ex, "train", length)), stage, out_dir=phase_dir / f"stage-{length}",
                        seed=seed + i, pad_token_id=run.tokenizer.pad_token_id, log=run.log, progress=run.progress)
