@@ -22,7 +22,7 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
-def ensure_world(directory: Path, seed: int = 0, size: str = "demo") -> float:
+def ensure_world(directory: Path, seed: int = 0, size: str = "demo", overrides: dict | None = None) -> float:
     """Generate the world if absent; returns the seconds it took (0 if it was there)."""
     import time
 
@@ -31,7 +31,7 @@ def ensure_world(directory: Path, seed: int = 0, size: str = "demo") -> float:
     if (directory / "manifest.json").exists():
         return 0.0
     start = time.perf_counter()
-    generate(directory, seed=seed, size=size)
+    generate(directory, seed=seed, size=size, **(overrides or {}))
     return time.perf_counter() - start
 
 

@@ -111,3 +111,37 @@ def test_stories_have_one_consistent_ending(tiny_world):
     for ex in load_examples("syn_story", "train", "en", data_dir=root):
         assert len(set(ex.choices)) == 4
         assert ex.question in ex.context  # the ending's subject is in the story
+
+
+def test_nli_negation_share_zero_writes_no_not(tmp_path):
+    root = tmp_path / "w"
+    generate(root, seed=0, size="tiny", xnli_negation_share=0.0)
+    hypotheses = [ex.text_b for ex in load_examples("syn_xnli", "train", "en", data_dir=root)]
+    assert hypotheses and not any(" not " in h for h in hypotheses)
+    # The intermediate task keeps its own share.
+    assert any(" not " in ex.text_b for ex in load_examples("syn_nli", "train", "en", data_dir=root))
+
+
+def test_sharper_priors_tie_professions_to_cities_and_ages():
+    from collections import Counter, defaultdict
+
+    import numpy as np
+
+    from xstilts.world import build
+
+    def sample(world) -> tuple[float, float]:
+        """Share of people living in their profession's most common city; mean age spread per profession."""
+        rng = np.random.default_rng(0)
+        homes, ages = defaultdict(Counter), defaultdict(list)
+        for _ in range(400):
+            for p in world.context.scene(rng, 4).people:
+                homes[p.job][p.city] += 1
+                ages[p.job].append(int(p.age))
+        top = sum(c.most_common(1)[0][1] for c in homes.values()) / sum(sum(c.values()) for c in homes.values())
+        return top, float(np.mean([np.std(a) for a in ages.values()]))
+
+    loose_top, loose_sd = sample(build(seed=0, size="tiny"))
+    sharp_top, sharp_sd = sample(build(seed=0, size="tiny", city_concentration=0.05, age_sd=(1, 2)))
+    assert sharp_top > loose_top + 0.2
+    assert sharp_sd < loose_sd / 2
+

@@ -70,7 +70,8 @@ def build(*, seed: int = 0, size: str = "demo", **overrides: Any) -> World:
     vocab = build_vocabulary(stream(seed, "vocabulary"), n_names=config.n_names, n_cities=config.n_cities)
     lexicon = build_lexicon(stream(seed, "lexicon"), vocab, anchor_share=config.anchor_share,
                             shared_word_share=config.shared_word_share)
-    priors = build_priors(stream(seed, "priors"), vocab)
+    priors = build_priors(stream(seed, "priors"), vocab, city_concentration=config.city_concentration,
+                          colour_concentration=config.colour_concentration, age_sd=config.age_sd)
     ctx = Context(config, vocab, lexicon, priors)
     salt = int(stream(seed, "corpus-owner").integers(2**31))
     world = World(seed, size, config, ctx, salt)
@@ -80,13 +81,15 @@ def build(*, seed: int = 0, size: str = "demo", **overrides: Any) -> World:
         world.tasks.setdefault(task, {})[split] = make(stream(seed, f"{task}/{split}"), n, f"{task}-{split}")
 
     for split in ("train", "dev"):
-        items("syn_nli", split, lambda r, n, p: nli_items(r, ctx, n, p, config.nli_premise_facts))
+        items("syn_nli", split, lambda r, n, p: nli_items(r, ctx, n, p, config.nli_premise_facts,
+                                                          config.nli_negation_share))
         items("syn_story", split, lambda r, n, p: story_items(r, ctx, n, p))
         items("syn_longqa", split, lambda r, n, p: qa_docs(r, ctx, n, p, QUESTIONS_OF["syn_longqa"],
                                                             config.longqa_doc_sentences))
         items("syn_tags", split, lambda r, n, p: sentence_mix(r, ctx, n, questions=False))
     for split in ("train", "dev", "test"):
-        items("syn_xnli", split, lambda r, n, p: nli_items(r, ctx, n, p, config.xnli_premise_facts))
+        items("syn_xnli", split, lambda r, n, p: nli_items(r, ctx, n, p, config.xnli_premise_facts,
+                                                           config.xnli_negation_share))
         items("syn_qa", split, lambda r, n, p: qa_docs(r, ctx, n, p, QUESTIONS_OF["syn_qa"], config.qa_doc_sentences))
         items("syn_pos", split, lambda r, n, p: sentence_mix(r, ctx, n, questions=True))
     items("syn_tatoeba", "test", lambda r, n, p: sentence_mix(r, ctx, n, questions=True, unique=True))

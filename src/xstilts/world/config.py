@@ -26,6 +26,13 @@ class WorldConfig:
     n_cities: int = 30
     anchor_share: float = 1.0        # names, cities and numbers spelled alike in every language
     shared_word_share: float = 0.0   # other words borrowed unchanged from English
+    # How strongly the world ties a value to others (professions → typical cities and ages, kinds
+    # of things → colours): Dirichlet concentrations (lower: fewer, more typical values) and the
+    # spread of a profession's ages. Sharper priors give the words of every language more
+    # distinctive contexts, which is what cross-lingual alignment of an MLM rests on (docs/world.md).
+    city_concentration: float = 0.7
+    colour_concentration: float = 1.0
+    age_sd: Range = (5, 12)
     # Monolingual corpora (per language): sentences in train / dev, sentences per document.
     corpus_sentences: int = 25_000
     corpus_dev_sentences: int = 1_000
@@ -39,6 +46,9 @@ class WorldConfig:
     # Sentence-pair and story tasks: facts in the premise / story context.
     nli_premise_facts: Range = (2, 5)
     xnli_premise_facts: Range = (1, 3)
+    # Share of NLI hypotheses built with "not" (half of every label's constructions; 0: none).
+    nli_negation_share: float = 0.4
+    xnli_negation_share: float = 0.4
     story_context_facts: Range = (2, 4)
     # Examples per task and split (dev/test of targets: per language, parallel across languages).
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
@@ -75,12 +85,14 @@ PRESETS: dict[str, WorldConfig] = {
     ),
     # The embedded demo: a tiny MLM learns from the corpora in minutes on two cores.
     "demo": WorldConfig(
+        city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3),
         sizes=_sizes(nli=(4000, 500), story=(3000, 500), longqa=(2000, 300), tags=(3000, 500),
                      xnli=(4000, 300, 600), qa=(2000, 200, 400), pos=(2000, 300, 500), tatoeba=500),
     ),
     # A GPU-sized world: larger corpora and training sets, the same languages.
     "large": WorldConfig(
         n_names=300, n_cities=60, corpus_sentences=250_000, corpus_dev_sentences=5_000,
+        city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3),
         sizes=_sizes(nli=(40000, 2000), story=(20000, 2000), longqa=(20000, 1000), tags=(20000, 2000),
                      xnli=(40000, 1000, 2000), qa=(20000, 500, 1000), pos=(10000, 1000, 2000),
                      tatoeba=1000),
@@ -121,6 +133,9 @@ def resolve_config(size: str, overrides: Mapping[str, Any] | None = None) -> Wor
                 raise ConfigError(f"{key} must be positive, got {value}")
         changes[key] = value
     config = dataclasses.replace(config, **changes)
+    for key in ("city_concentration", "colour_concentration"):
+        if getattr(config, key) <= 0:
+            raise ConfigError(f"{key} must be > 0 (a Dirichlet concentration), got {getattr(config, key)}")
     if config.n_names < 8 or config.n_cities < 4:
         raise ConfigError("the world needs at least 8 names and 4 cities")
     return config

@@ -77,11 +77,12 @@ class Priors:
     gift_cdf: np.ndarray   # over gifts (Zipf-like popularity)
 
 
-def build_priors(rng: np.random.Generator, vocab: Vocabulary) -> Priors:
+def build_priors(rng: np.random.Generator, vocab: Vocabulary, *, city_concentration: float = 0.7,
+                 colour_concentration: float = 1.0, age_sd: tuple[int, int] = (5, 12)) -> Priors:
     n_jobs = len(PROFESSIONS)
-    age_mean, age_sd = rng.uniform(25, 70, n_jobs), rng.uniform(5, 12, n_jobs)
-    city = rng.dirichlet(np.full(len(vocab.cities), 0.7), n_jobs)
-    colour = rng.dirichlet(np.full(len(COLOURS), 1.0), len(OWNED))
+    age_mean, age_sd = rng.uniform(25, 70, n_jobs), rng.uniform(*age_sd, n_jobs)
+    city = rng.dirichlet(np.full(len(vocab.cities), city_concentration), n_jobs)
+    colour = rng.dirichlet(np.full(len(COLOURS), colour_concentration), len(OWNED))
     zipf = 1.0 / np.arange(1, len(GIFTS) + 1)
     gift = zipf[rng.permutation(len(GIFTS))]
     return Priors(age_mean, age_sd, np.cumsum(city, axis=1), np.cumsum(colour, axis=1), np.cumsum(gift / gift.sum()))

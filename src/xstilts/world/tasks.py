@@ -105,11 +105,13 @@ def _variant(rng: np.random.Generator, fact: Fact) -> int:
 # --------------------------------------------------------------------------- sentence pairs
 
 
-def nli_items(rng: np.random.Generator, ctx: Context, n: int, prefix: str, facts: tuple[int, int]) -> list[PairItem]:
-    return [_nli_item(rng, ctx, f"{prefix}-{i:06d}", facts) for i in range(n)]
+def nli_items(rng: np.random.Generator, ctx: Context, n: int, prefix: str, facts: tuple[int, int],
+              negation: float) -> list[PairItem]:
+    return [_nli_item(rng, ctx, f"{prefix}-{i:06d}", facts, negation) for i in range(n)]
 
 
-def _nli_item(rng: np.random.Generator, ctx: Context, uid: str, n_facts: tuple[int, int]) -> PairItem:
+def _nli_item(rng: np.random.Generator, ctx: Context, uid: str, n_facts: tuple[int, int],
+              negation: float) -> PairItem:
     scene = ctx.scene(rng, _int(rng, 1, 3))
     facts = scene.facts()
     functional = [f for f in facts if f.rel in FUNCTIONAL]
@@ -119,7 +121,7 @@ def _nli_item(rng: np.random.Generator, ctx: Context, uid: str, n_facts: tuple[i
     premise = [premise[int(i)] for i in rng.permutation(len(premise))]
     variants = [_variant(rng, f) for f in premise]
     label = NLI_LABELS[int(rng.integers(3))]
-    negate = rng.random() < 0.4
+    negate = rng.random() < negation
     premise_functional = [f for f in premise if f.rel in FUNCTIONAL]
     if label == "entailment" and negate:
         hyp = statement(other_value(rng, _pick(rng, premise_functional), ctx.vocab), neg=True)
