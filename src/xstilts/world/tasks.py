@@ -6,7 +6,7 @@ renders each in every language of its split, so the dev/test sets of the targets
 
 | task | role | built from | label / answer |
 |---|---|---|---|
-| ``syn_nli``, ``syn_xnli`` | pair classification | premise = 1–5 facts of a scene | entailment / neutral / contradiction (below) |
+| ``syn_nli``, ``syn_xnli`` | pair classification | premise = 1–30 facts of a scene | entailment / neutral / contradiction (below) |
 | ``syn_story`` | multiple choice | story = 2–4 facts; the subject of an ending | the one ending consistent with the story |
 | ``syn_longqa`` | extractive QA | a document of 2–300 facts | where_live, what_job, who_gave |
 | ``syn_qa`` | extractive QA | a document of 2–300 facts | how_old, what_colour, what_gift |
@@ -112,12 +112,14 @@ def nli_items(rng: np.random.Generator, ctx: Context, n: int, prefix: str, facts
 
 def _nli_item(rng: np.random.Generator, ctx: Context, uid: str, n_facts: tuple[int, int],
               negation: float) -> PairItem:
-    scene = ctx.scene(rng, _int(rng, 1, 3))
+    k = _int(rng, *n_facts)
+    # A person has ~8 facts: long premises need more people (ANLI-like contexts of 100+ words).
+    scene = ctx.scene(rng, max(_int(rng, 1, 3), -(-k // 6)))
     facts = scene.facts()
     functional = [f for f in facts if f.rel in FUNCTIONAL]
     anchor = _pick(rng, functional)  # at least one functional fact: every label is constructible
     rest = [f for f in facts if f is not anchor]
-    premise = [anchor] + _choose(rng, rest, _int(rng, *n_facts) - 1)
+    premise = [anchor] + _choose(rng, rest, k - 1)
     premise = [premise[int(i)] for i in rng.permutation(len(premise))]
     variants = [_variant(rng, f) for f in premise]
     label = NLI_LABELS[int(rng.integers(3))]
