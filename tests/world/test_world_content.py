@@ -145,3 +145,18 @@ def test_sharper_priors_tie_professions_to_cities_and_ages():
     assert sharp_top > loose_top + 0.2
     assert sharp_sd < loose_sd / 2
 
+
+
+def test_tatoeba_with_few_names_has_no_identifying_anchors(tmp_path):
+    root = tmp_path / "w"
+    generate(root, seed=0, size="tiny", tatoeba_names=3)
+    lexicon = {row.split("\t")[0]: row.split("\t")[1] for row in (root / "lexicon.tsv").read_text().splitlines()[1:]}
+    english = (root / "xtreme/download/syn_tatoeba/xa-en.en").read_text().splitlines()
+    assert len(set(english)) == len(english) == 20
+    kinds = {lexicon.get(w) for line in english for w in line.split()}
+    names = {w for line in english for w in line.split() if lexicon.get(w) == "name"}
+    assert len(names) <= 3 and "city" not in kinds and "number" not in kinds
+    # The default keeps sentences about anyone (cities and numbers included).
+    generate(tmp_path / "d", seed=0, size="tiny")
+    words = (tmp_path / "d/xtreme/download/syn_tatoeba/xa-en.en").read_text().split()
+    assert len({w for w in words if lexicon.get(w) == "name"}) > 3

@@ -32,7 +32,7 @@ from xstilts.world.config import PRESETS, WorldConfig, resolve_config
 from xstilts.world.corpora import CorpusDoc, corpus
 from xstilts.world.facts import build_priors
 from xstilts.world.languages import CODES, build_lexicon, build_vocabulary
-from xstilts.world.tasks import Context, nli_items, qa_docs, sentence_mix, story_items, QUESTIONS_OF
+from xstilts.world.tasks import QUESTIONS_OF, Context, nli_items, qa_docs, sentence_mix, story_items, tatoeba_sentences
 
 FORMAT_VERSION = 1
 TARGET_LANGUAGES = CODES
@@ -92,7 +92,7 @@ def build(*, seed: int = 0, size: str = "demo", **overrides: Any) -> World:
                                                            config.xnli_negation_share))
         items("syn_qa", split, lambda r, n, p: qa_docs(r, ctx, n, p, QUESTIONS_OF["syn_qa"], config.qa_doc_sentences))
         items("syn_pos", split, lambda r, n, p: sentence_mix(r, ctx, n, questions=True))
-    items("syn_tatoeba", "test", lambda r, n, p: sentence_mix(r, ctx, n, questions=True, unique=True))
+    items("syn_tatoeba", "test", lambda r, n, p: tatoeba_sentences(r, ctx, n))
     for lang in CODES:
         world.corpora[lang] = {
             "train": corpus(stream(seed, f"corpus/{lang}/train"), ctx, lang, config.corpus_sentences, salt),

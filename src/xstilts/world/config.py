@@ -50,6 +50,9 @@ class WorldConfig:
     nli_negation_share: float = 0.4
     xnli_negation_share: float = 0.4
     story_context_facts: Range = (2, 4)
+    # syn_tatoeba: 0 = sentences about anyone (names, cities, numbers identify most translations);
+    # k > 0 = only k names, and only jobs, possessions and acquaintances (no cities, no numbers).
+    tatoeba_names: int = 0
     # Examples per task and split (dev/test of targets: per language, parallel across languages).
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 

@@ -21,6 +21,7 @@ another value, or a premise fact negated; neutral = a fact the premise says noth
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -305,16 +306,34 @@ def _qa_doc(rng: np.random.Generator, ctx: Context, doc_id: str, length: int, qt
 
 # --------------------------------------------------------------------------- single sentences
 
+# Tatoeba sentences with few anchors, as real Tatoeba's (a few names, no cities or numbers): a
+# relation whose values are all words of the language, and names from a small pool.
+TATOEBA_RELATIONS = ("job", "owns", "knows")
+
+
+def tatoeba_sentences(rng: np.random.Generator, ctx: Context, n: int) -> list[Sentence]:
+    """``n`` distinct sentences for retrieval; with ``tatoeba_names`` > 0 only about the first
+    names of the vocabulary and only of :data:`TATOEBA_RELATIONS`, so that shared spellings
+    (anchors) do not identify a translation."""
+    k = ctx.config.tatoeba_names
+    if not k:
+        return sentence_mix(rng, ctx, n, questions=True, unique=True)
+    few = dataclasses.replace(ctx, vocab=dataclasses.replace(ctx.vocab, names=ctx.vocab.names[:k]))
+    return sentence_mix(rng, few, n, questions=True, unique=True, relations=TATOEBA_RELATIONS)
+
 
 def sentence_mix(rng: np.random.Generator, ctx: Context, n: int, *, questions: bool,
-                 unique: bool = False) -> list[Sentence]:
+                 unique: bool = False, relations: tuple[str, ...] | None = None) -> list[Sentence]:
     """Single sentences of every form: statements (both job variants), negations, story endings,
-    coordinations and (if ``questions``) questions. ``unique``: no two with the same English text."""
+    coordinations and (if ``questions``) questions. ``unique``: no two with the same English text;
+    ``relations``: only facts of these relations."""
     out: list[Sentence] = []
     seen: set[str] = set()
     while len(out) < n:
         scene = ctx.scene(rng, _int(rng, 2, 3))
-        facts = scene.facts()
+        facts = [f for f in scene.facts() if relations is None or f.rel in relations]
+        if len(facts) < 2:
+            continue
         fact = _pick(rng, facts)
         r = rng.random()
         sentence = None
