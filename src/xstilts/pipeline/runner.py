@@ -510,7 +510,12 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
         _finish(run, phase_dir, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
         return
     *curriculum, (_, steps, lr) = spec.stages()
-    stages = []
+    stages = []  # one record per stage, max_length last; done.json totals them
+
+    def record(length: int, result, lr: float, batch: int) -> None:
+        stages.append({"max_length": length, "steps": result.steps, "learning_rate": lr,
+                       "per_device_train_batch_size": batch, "wall_seconds": result.wall_seconds})
+
     for i, (length, n, stage_lr) in enumerate(curriculum):
         stage = spec.training.model_copy(update={
             "max_steps": n, "learning_rate": stage_lr,
@@ -521,9 +526,7 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
                        seed=seed + i, pad_token_id=run.tokenizer.pad_token_id, log=run.log, progress=run.progress)
         run.log(f"curriculum stage {i}: {result.steps} steps on {length}-token blocks, batch "
                 f"{stage.per_device_train_batch_size}, lr {stage_lr:g}, in {result.wall_seconds:.1f}s")
-        stages.append({"max_length": length, "steps": result.steps, "learning_rate": stage_lr,
-                       "per_device_train_batch_size": stage.per_device_train_batch_size,
-                       "wall_seconds": result.wall_seconds})
+        record(length, result, stage_lr, stage.per_device_train_batch_size)
     args = spec.training.model_copy(update={"max_steps": steps, "learning_rate": lr})
     train_feats = stacked(train_ex, "train", spec.max_length)
     dev_feats = stacked(dev_ex, "dev", spec.max_length) if dev_ex else None
@@ -538,14 +541,11 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
     run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
     pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
     rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
-    if stages:  # every stage, the last (max_length) one included; totals below count them all
-        stages.append({"max_length": spec.max_length, "steps": result.steps, "learning_rate": lr,
-                       "per_device_train_batch_size": args.per_device_train_batch_size,
-                       "wall_seconds": result.wall_seconds})
-    _finish(run, phase_dir, rows, {"steps": sum(s["steps"] for s in stages) if stages else result.steps,
-                                   "wall_seconds": sum(s["wall_seconds"] for s in stages) if stages else result.wall_seconds,
+    record(spec.max_length, result, lr, args.per_device_train_batch_size)
+    _finish(run, phase_dir, rows, {"steps": sum(s["steps"] for s in stages),
+                                   "wall_seconds": sum(s["wall_seconds"] for s in stages),
                                    "vocab_size": len(run.tokenizer), "train_blocks": len(train_feats),
-                                   **({"curriculum": stages} if stages else {})})
+                                   **({"curriculum": stages} if curriculum else {})})
 
 
 def _common(values: list[int]) -> int | None:

@@ -114,7 +114,8 @@ def nli_items(rng: np.random.Generator, ctx: Context, n: int, prefix: str, facts
 def _nli_item(rng: np.random.Generator, ctx: Context, uid: str, n_facts: tuple[int, int],
               negation: float) -> PairItem:
     k = _int(rng, *n_facts)
-    # A person has ~8 facts: long premises need more people (ANLI-like contexts of 100+ words).
+    # A person has ~8 facts; one more person per 6 premise facts leaves room to choose (ANLI-like
+    # contexts of 100+ words).
     scene = ctx.scene(rng, max(_int(rng, 1, 3), -(-k // 6)))
     facts = scene.facts()
     functional = [f for f in facts if f.rel in FUNCTIONAL]
