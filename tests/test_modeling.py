@@ -51,3 +51,31 @@ def test_multiple_choice_inputs_are_flattened(tiny_model_dir):
     model.add_head("hellaswag", head_spec_for(get_task("hellaswag")))
     batch = {"input_ids": torch.randint(3, 1000, (2, 4, 6)), "attention_mask": torch.ones(2, 4, 6, dtype=torch.long)}
     assert model("hellaswag", batch)["logits"].shape == (2, 4)
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_mlm_head_shares_the_input_embeddings_when_the_config_ties_them(tiny_model_dir, tmp_path, tie):
+    from safetensors.torch import load_file
+
+    torch.manual_seed(0)
+    model = MultiTaskModel.from_pretrained(str(tiny_model_dir))
+    model.encoder.config.tie_word_embeddings = tie  # XLM-R's config: true (HF's default)
+    model.add_head("mlm", head_spec_for(get_task("mlm"), vocab_size=model.encoder.config.vocab_size))
+    embeddings = model.encoder.get_input_embeddings().weight
+    assert (model.heads["mlm"].decoder.weight is embeddings) == tie
+    batch = {"input_ids": torch.tensor([[0, 100, 200, 2]]), "attention_mask": torch.ones(1, 4, dtype=torch.long),
+             "labels": torch.tensor([[-100, 100, -100, -100]])}
+    before = embeddings[100].detach().clone()
+    model.loss("mlm", model("mlm", batch), batch).backward()
+    with torch.no_grad():
+        model.heads["mlm"].decoder.weight -= model.heads["mlm"].decoder.weight.grad
+    # The step on the vocabulary projection moved the input embedding of the predicted word iff tied.
+    assert (not torch.equal(embeddings[100], before)) == tie
+    model.eval()
+    expected = model("mlm", batch)["logits"]
+    model.save(tmp_path / "m")
+    stored = load_file(str(tmp_path / "m" / "heads.safetensors"))
+    assert ("mlm.decoder.weight" in stored) == (not tie)  # a tied weight lives once, in the encoder
+    loaded = MultiTaskModel.load(tmp_path / "m").eval()
+    assert (loaded.heads["mlm"].decoder.weight is loaded.encoder.get_input_embeddings().weight) == tie
+    assert torch.equal(loaded("mlm", batch)["logits"], expected)

@@ -86,6 +86,8 @@ class MultiTaskModel(nn.Module):
                     f"({source.format} {source.labels} vs {spec.format} {spec.labels})"
                 )
             head.load_state_dict(self.heads[init_from].state_dict())
+        if hasattr(head, "tie") and getattr(self.encoder.config, "tie_word_embeddings", False):
+            head.tie(self.encoder.get_input_embeddings())
         self.heads[name] = head
         self.specs[name] = spec
 
@@ -108,7 +110,7 @@ class MultiTaskModel(nn.Module):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.encoder.save_pretrained(directory / "encoder", safe_serialization=True)
-        state = {f"{name}.{k}": v.detach().cpu().contiguous() for name, h in self.heads.items() for k, v in h.state_dict().items()}
+        state = {f"{name}.{k}": v.detach().cpu().contiguous() for name, k, v in self._head_tensors()}
         if state:
             save_file(state, str(directory / "heads.safetensors"))
         specs = {name: asdict(spec) for name, spec in self.specs.items()}
@@ -127,7 +129,21 @@ class MultiTaskModel(nn.Module):
         model = cls(encoder, {n: HeadSpec(s["format"], s["kwargs"], tuple(s["labels"]) if s["labels"] else None) for n, s in specs.items()})
         if specs:
             state = load_file(str(directory / "heads.safetensors"))
+            tied = {f"{name}.{k}" for name, k, _ in model._head_tensors(tied=True)}
+            missing = sorted({f"{n}.{k}" for n, k, _ in model._head_tensors()} - set(state))
+            unexpected = sorted(set(state) - {f"{n}.{k}" for n, h in model.heads.items() for k in h.state_dict()})
+            if missing or unexpected or tied & set(state):
+                raise ValueError(f"{directory / 'heads.safetensors'}: does not match heads.json "
+                                 f"(missing {missing}, unexpected {unexpected + sorted(tied & set(state))})")
             for name, head in model.heads.items():
                 prefix = f"{name}."
-                head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)})
+                head.load_state_dict({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, strict=False)
         return model
+
+    def _head_tensors(self, tied: bool = False):
+        """(head, key, tensor) of every head tensor that is not (``tied``: that is) an encoder tensor."""
+        shared = {p.data_ptr() for p in self.encoder.parameters()}
+        for name, head in self.heads.items():
+            for key, value in head.state_dict().items():
+                if (value.data_ptr() in shared) == tied:
+                    yield name, key, value

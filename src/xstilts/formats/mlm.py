@@ -4,8 +4,11 @@ Featurize: texts are tokenized, joined with the separator token and cut into blo
 ``max_length`` (HF ``run_mlm`` "group_texts"), so no token is wasted on padding. Masking is done
 per batch by :func:`mask_tokens` with an explicit numpy generator, so a seed fixes it (the
 training loop calls :func:`masking` with a generator seeded by the batch position). The head is
-RoBERTa's LM head (dense → GELU → LayerNorm → vocabulary), untied from the input embeddings so it
-can live beside the encoder like any other head; the metric is perplexity.
+RoBERTa's LM head (dense → GELU → LayerNorm → vocabulary); its vocabulary projection shares the
+encoder's input embeddings (:meth:`Head.tie`) when the encoder's config says
+``tie_word_embeddings``, as HF's ``XLMRobertaForMaskedLM`` does. Tying is also what lets a
+monolingual MLM align languages: the words a context predicts and the words it is made of share
+vectors (docs/world.md measures it). The metric is perplexity.
 """
 
 from __future__ import annotations
@@ -99,6 +102,13 @@ class Head(nn.Module):
         self.dense = nn.Linear(hidden_size, hidden_size)
         self.layer_norm = nn.LayerNorm(hidden_size, eps=layer_norm_eps)
         self.decoder = nn.Linear(hidden_size, vocab_size)
+
+    def tie(self, embeddings: nn.Embedding) -> None:
+        """Share the vocabulary projection's weight with ``embeddings`` (the bias stays the head's)."""
+        if tuple(embeddings.weight.shape) != tuple(self.decoder.weight.shape):
+            raise ValueError(f"cannot tie a {tuple(self.decoder.weight.shape)} vocabulary projection to "
+                             f"{tuple(embeddings.weight.shape)} input embeddings")
+        self.decoder.weight = embeddings.weight
 
     def forward(self, hidden_states: torch.Tensor, batch: dict) -> dict:
         labels = batch.get("labels")

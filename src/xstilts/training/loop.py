@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_model, save_model
 
 from xstilts.config import TrainingArgs
 from xstilts.formats.base import Features, collate
@@ -161,7 +161,7 @@ def train(
     found = _complete(ckpt)
     if found is not None:
         state = json.loads((found / "state.json").read_text())
-        core.load_state_dict(load_file(str(found / "model.safetensors")))
+        load_model(core, str(found / "model.safetensors"))
         optimizer.load_state_dict(torch.load(found / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(found / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(found / "rng.pt", weights_only=True))
@@ -251,10 +251,6 @@ def _result(state: dict, resumed_from, started: float, stopped_early: bool = Fal
                        wall_seconds=time.perf_counter() - started, tokens_seen=state.get("tokens_seen", 0))
 
 
-def _model_state(model) -> dict:
-    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-
-
 def _atomic_dir(target: Path, write: Callable[[Path], None]) -> None:
     """Write a folder next to ``target`` and swap it in, so a kill never leaves half a checkpoint."""
     tmp = target.with_name(target.name + ".tmp")
@@ -278,12 +274,13 @@ def _complete(target: Path) -> Path | None:
 
 
 def _atomic_save_weights(model, target: Path) -> None:
-    _atomic_dir(target, lambda d: save_file(_model_state(model), str(d / "model.safetensors")))
+    # save_model/load_model store a weight shared by two modules once (a tied MLM decoder).
+    _atomic_dir(target, lambda d: save_model(model, str(d / "model.safetensors")))
 
 
 def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path) -> None:
     def write(d: Path) -> None:
-        save_file(_model_state(model), str(d / "model.safetensors"))
+        save_model(model, str(d / "model.safetensors"))
         torch.save(optimizer.state_dict(), d / "optimizer.pt")
         torch.save(scheduler.state_dict(), d / "scheduler.pt")
         torch.save(torch.get_rng_state(), d / "rng.pt")
@@ -295,4 +292,4 @@ def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path) -> 
 def _load_best(model, out_dir: Path) -> None:
     best = _complete(out_dir / "best")
     if best is not None:
-        model.load_state_dict(load_file(str(best / "model.safetensors")))
+        load_model(model, str(best / "model.safetensors"))
