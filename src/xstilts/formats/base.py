@@ -96,11 +96,11 @@ def collate(rows: Sequence[Mapping[str, np.ndarray]], pad_token_id: int) -> dict
             continue
         pad = pad_token_id if name == "input_ids" else PAD_VALUES.get(name, 0)
         width = max(v.shape[-1] for v in values)
-        padded = [
-            np.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, width - v.shape[-1])], constant_values=pad)
-            for v in values
-        ]
-        batch[name] = np.stack(padded)
+        # One allocation and a copy per row: np.pad per row cost a sixth of a tiny model's step.
+        out = np.full((len(values), *values[0].shape[:-1], width), pad, dtype=np.result_type(*values))
+        for i, v in enumerate(values):
+            out[i, ..., :v.shape[-1]] = v
+        batch[name] = out
     return batch
 
 
