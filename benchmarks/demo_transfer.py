@@ -38,7 +38,7 @@ def configs(world: Path, pretrain: bool):
         target_phase["task"] = target
         target_phase["head_init"] = "syn_longqa" if target == "syn_qa" else "fresh"
         if target != "syn_qa":
-            target_phase["training"] = {**target_phase["training"], "max_steps": 250}
+            target_phase["training"] = {**target_phase["training"], "max_steps": 1000}
         out.append((label, target, load_config(raw=r)))
     return out
 

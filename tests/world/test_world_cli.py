@@ -27,7 +27,7 @@ def test_world_command_writes_and_summarises(tmp_path):
 
 def test_world_command_errors_are_one_line_exit_2(tmp_path):
     for args in (["--size", "huge"], ["--set", "anchorshare=0.5"], ["--set", "anchor_share=2"], ["--set", "novalue"],
-                 ["--set", "city_concentration=0"]):
+                 ["--set", "city_concentration=0"], ["--set", "tatoeba_variants=2"]):
         result = runner.invoke(app, ["world", "--out", str(tmp_path / "w"), *args])
         assert result.exit_code == 2, (args, result.output)
         assert result.output.startswith("error: ") and len(result.output.strip().splitlines()) == 1

@@ -160,3 +160,17 @@ def test_tatoeba_with_few_names_has_no_identifying_anchors(tmp_path):
     generate(tmp_path / "d", seed=0, size="tiny")
     words = (tmp_path / "d/xtreme/download/syn_tatoeba/xa-en.en").read_text().split()
     assert len({w for w in words if lexicon.get(w) == "name"}) > 3
+
+
+def test_tatoeba_variants_share_their_anchors_with_other_sentences(tmp_path):
+    root = tmp_path / "w"
+    generate(root, seed=0, size="tiny", tatoeba_variants=True)
+    lexicon = {row.split("\t")[0]: row.split("\t")[1] for row in (root / "lexicon.tsv").read_text().splitlines()[1:]}
+    english = (root / "xtreme/download/syn_tatoeba/xa-en.en").read_text().splitlines()
+    assert len(set(english)) == len(english) == 20
+    anchors = [tuple(sorted(w for w in line.split() if lexicon.get(w) in ("name", "city", "number")))
+               for line in english]
+    # Every sentence has a twin with the same anchors (the last group may be cut short).
+    alone = [a for a in anchors if anchors.count(a) == 1]
+    assert len(alone) <= 1
+    assert any(" not " in line for line in english) and any(" not " not in line for line in english)

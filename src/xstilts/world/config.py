@@ -53,6 +53,9 @@ class WorldConfig:
     # syn_tatoeba: 0 = sentences about anyone (names, cities, numbers identify most translations);
     # k > 0 = only k names, and only jobs, possessions and acquaintances (no cities, no numbers).
     tatoeba_names: int = 0
+    # syn_tatoeba in groups of minimal variants sharing every anchor (statement / negation,
+    # lives / visited, the two people swapped, story ending): the words around the anchors decide.
+    tatoeba_variants: bool = False
     # Examples per task and split (dev/test of targets: per language, parallel across languages).
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -90,6 +93,7 @@ PRESETS: dict[str, WorldConfig] = {
     "demo": WorldConfig(
         city_concentration=0.1, colour_concentration=0.1, age_sd=(2, 3),
         nli_premise_facts=(2, 30),  # up to ~200 tokens: the intermediate max length matters
+        xnli_premise_facts=(1, 2), xnli_negation_share=0.0, tatoeba_variants=True,
         sizes=_sizes(nli=(4000, 500), story=(3000, 500), longqa=(2000, 300), tags=(3000, 500),
                      xnli=(4000, 300, 600), qa=(2000, 200, 400), pos=(2000, 300, 500), tatoeba=500),
     ),
@@ -127,6 +131,9 @@ def resolve_config(size: str, overrides: Mapping[str, Any] | None = None) -> Wor
             value = tuple(int(v) for v in value)
             if len(value) != 2 or not 1 <= value[0] <= value[1]:
                 raise ConfigError(f"{key} must be a range [low, high] with 1 <= low <= high, got {list(value)}")
+        elif isinstance(default, bool):  # before int: bool is an int
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key} must be true or false, got {value!r}")
         elif isinstance(default, float):
             value = float(value)
             if not 0.0 <= value <= 1.0:

@@ -313,14 +313,48 @@ TATOEBA_RELATIONS = ("job", "owns", "knows")
 
 
 def tatoeba_sentences(rng: np.random.Generator, ctx: Context, n: int) -> list[Sentence]:
-    """``n`` distinct sentences for retrieval; with ``tatoeba_names`` > 0 only about the first
-    names of the vocabulary and only of :data:`TATOEBA_RELATIONS`, so that shared spellings
-    (anchors) do not identify a translation."""
+    """``n`` distinct sentences for retrieval; with ``tatoeba_variants``, in groups of
+    :func:`minimal_variants`; with ``tatoeba_names`` > 0 only about the first names of the
+    vocabulary and only of :data:`TATOEBA_RELATIONS`. Both keep shared spellings (anchors) from
+    identifying a translation."""
+    if ctx.config.tatoeba_variants:
+        return _variant_groups(rng, ctx, n)
     k = ctx.config.tatoeba_names
     if not k:
         return sentence_mix(rng, ctx, n, questions=True, unique=True)
     few = dataclasses.replace(ctx, vocab=dataclasses.replace(ctx.vocab, names=ctx.vocab.names[:k]))
     return sentence_mix(rng, few, n, questions=True, unique=True, relations=TATOEBA_RELATIONS)
+
+
+def minimal_variants(fact: Fact) -> list[Sentence]:
+    """Sentences with exactly the anchors of ``fact`` that say different things, as Tatoeba's
+    "Tom is here." / "Tom isn't here.": the statement and its negation, the other place relation
+    (lives ↔ visited), the two people swapped (knows, gave), and the story ending."""
+    facts = [fact]
+    if fact.rel in ("lives", "visited"):
+        facts.append(Fact("visited" if fact.rel == "lives" else "lives", fact.args))
+    elif fact.rel == "knows":
+        facts.append(Fact("knows", fact.args[::-1]))
+    elif fact.rel == "gave":
+        giver, gift, receiver, city = fact.args
+        facts.append(Fact("gave", (receiver, gift, giver, city)))
+    out = [statement(f, neg=neg) for f in facts for neg in (False, True)]
+    return out + ([ending(fact)] if fact.rel in ENDING_RELATIONS else [])
+
+
+def _variant_groups(rng: np.random.Generator, ctx: Context, n: int) -> list[Sentence]:
+    """``n`` distinct sentences, the minimal variants of one fact after another (the last group
+    cut at ``n``)."""
+    out: list[Sentence] = []
+    seen: set[str] = set()
+    while len(out) < n:
+        fact = _pick(rng, ctx.scene(rng, 2).facts())
+        for sentence in minimal_variants(fact)[: n - len(out)]:
+            text = render(sentence, "en", ctx.lexicon).text
+            if text not in seen:
+                seen.add(text)
+                out.append(sentence)
+    return out
 
 
 def sentence_mix(rng: np.random.Generator, ctx: Context, n: int, *, questions: bool,
