@@ -49,3 +49,28 @@ def score_ci(stats: list[dict], metric: str, *, resamples: int = 1000, seed: int
     boot = np.asarray(pick(metrics_from_sums(metric, m[idx].sum(1), len(m))))
     low, high = np.percentile(boot, [2.5, 97.5])
     return float(point), float(low), float(high)
+
+
+def paired_difference_ci(a: list[dict], b: list[dict], metric: str, *, resamples: int = 1000,
+                         seed: int = 0) -> tuple[float, float, float]:
+    """Score of example rows ``a`` minus that of ``b`` (paired by ``example_id``) and its 95%
+    paired-bootstrap CI: one draw of examples serves both, so shared example difficulty cancels."""
+    from xstilts.analysis import main_metric_value
+    from xstilts.metrics.per_example import metrics_from_sums, stats_matrix
+
+    by_id = {r["example_id"]: r for r in b}
+    ids = [r["example_id"] for r in a if r["example_id"] in by_id]
+    if len(ids) != len(a) or len(ids) != len(b):
+        raise ValueError(f"unpaired examples: {len(a)} vs {len(b)} rows, {len(ids)} shared ids")
+    first = {r["example_id"]: r for r in a}
+    ma = stats_matrix(metric, [first[i]["stats"] for i in ids])
+    mb = stats_matrix(metric, [by_id[i]["stats"] for i in ids])
+    idx = np.random.default_rng(seed).integers(0, len(ids), size=(resamples, len(ids)))
+
+    def score(m: np.ndarray, rows=None):
+        sums = m.sum(0) if rows is None else m[rows].sum(1)
+        return np.asarray(main_metric_value(metrics_from_sums(metric, sums, len(ids))))
+
+    point = float(score(ma) - score(mb))
+    low, high = np.percentile(score(ma, idx) - score(mb, idx), [2.5, 97.5])
+    return point, float(low), float(high)

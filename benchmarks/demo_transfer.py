@@ -5,7 +5,8 @@ encoder was not pretrained (same tokenizer and shape, random weights), on every 
 
 Runs configs/demo_world.yaml's pretraining and intermediate phase once per encoder, then each
 target (syn_xnli, syn_qa, syn_pos) and syn_tatoeba retrieval, and prints per target and language
-the score with a 95% bootstrap CI (resampling test examples) for both encoders, and chance.
+the score with a 95% bootstrap CI (resampling test examples) for both encoders, their difference
+with a paired-bootstrap CI (one draw of examples for both), and chance.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from _common import CONFIGS, ensure_world, score_ci
+from _common import CONFIGS, ensure_world, paired_difference_ci, score_ci
 
 TARGETS = {"syn_xnli": "accuracy", "syn_qa": "(EM+F1)/2", "syn_pos": "F1"}
 CHANCE = {"syn_xnli": "33.3", "syn_qa": "~0", "syn_pos": "see note", "syn_tatoeba": "0.2"}
@@ -60,16 +61,21 @@ def main() -> None:
             runs[(label, target)] = cfg.run_id
     examples = list(read_rows(out / "example_scores.jsonl"))
     results = latest_rows(out / "results.jsonl")
-    print(f"{'target':<12} {'lang':<5} {'pretrained [95% CI]':>24} {'control [95% CI]':>24} {'chance':>8}")
+    print(f"{'target':<12} {'lang':<5} {'pretrained [95% CI]':>24} {'control [95% CI]':>24} "
+          f"{'difference [paired CI]':>24} {'chance':>8}")
     for target, metric_name in TARGETS.items():
         for lang in ("en", "xa", "xb", "xc"):
-            cells = []
+            cells, rows = [], {}
             for label in ("pretrained", "control"):
-                rows = [e for e in examples if e["run_id"] == runs[(label, target)] and e["language"] == lang
-                        and e["split"] == "test"]
-                p, lo, hi = score_ci([e["stats"] for e in rows], rows[0]["metric"], resamples=args.resamples)
+                rows[label] = [e for e in examples if e["run_id"] == runs[(label, target)] and e["language"] == lang
+                               and e["split"] == "test"]
+                metric = rows[label][0]["metric"]
+                p, lo, hi = score_ci([e["stats"] for e in rows[label]], metric, resamples=args.resamples)
                 cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
-            print(f"{target:<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {CHANCE[target]:>8}   ({metric_name})")
+            p, lo, hi = paired_difference_ci(rows["pretrained"], rows["control"], metric, resamples=args.resamples)
+            cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
+            print(f"{target:<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {CHANCE[target]:>8}"
+                  f"   ({metric_name})")
     for label in ("pretrained", "control"):
         rid = runs[(label, "syn_xnli")]
         tat = [r for r in results if r["run_id"] == rid and r["task"] == "syn_tatoeba"]
