@@ -44,3 +44,14 @@ def test_xtreme_preset_dry_run_lists_runs_and_gpu_hours(tmp_path):
 def test_unknown_preset_is_a_clear_error():
     with pytest.raises(ConfigError, match="no such file"):
         load_preset("demo2")
+
+
+def test_demo_preset_pretrains_as_the_demo_config_does():
+    # The demo's pretraining is written twice (the study preset ships in the package, the experiment
+    # config does not); they must not drift apart.
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).parents[1] / "configs/demo_world.yaml").read_text())
+    assert load_preset("demo").pretrained["from_scratch"] == config["phases"][0]["from_scratch"]
