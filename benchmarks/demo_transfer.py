@@ -4,7 +4,8 @@ encoder was not pretrained (same tokenizer and shape, random weights), on every 
     python benchmarks/demo_transfer.py [--out DIR] [--resamples 1000]
 
 Runs configs/demo_world.yaml's pretraining and intermediate phase once per encoder, then each
-target (syn_xnli, syn_qa, syn_pos) and syn_tatoeba retrieval, and prints per target and language
+target (syn_xnli, syn_qa, syn_pos) and syn_tatoeba retrieval (bare encoder and after the
+intermediate task), and prints per target and language
 the score with a 95% bootstrap CI (resampling test examples) for both encoders, their difference
 with a paired-bootstrap CI (one draw of examples for both), and chance.
 """
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--out", default=None)
     parser.add_argument("--resamples", type=int, default=1000)
     args = parser.parse_args()
-    from xstilts.pipeline.results import latest_rows, read_rows
+    from xstilts.pipeline.results import read_rows
     from xstilts.pipeline.runner import run_experiment
 
     out = Path(args.out or tempfile.mkdtemp(prefix="xstilts-demo-transfer-"))
@@ -60,7 +61,6 @@ def main() -> None:
             run_experiment(cfg, out, progress=False)
             runs[(label, target)] = cfg.run_id
     examples = list(read_rows(out / "example_scores.jsonl"))
-    results = latest_rows(out / "results.jsonl")
     print(f"{'target':<12} {'lang':<5} {'pretrained [95% CI]':>24} {'control [95% CI]':>24} "
           f"{'difference [paired CI]':>24} {'chance':>8}")
     for target, metric_name in TARGETS.items():
@@ -68,7 +68,7 @@ def main() -> None:
             cells, rows = [], {}
             for label in ("pretrained", "control"):
                 rows[label] = [e for e in examples if e["run_id"] == runs[(label, target)] and e["language"] == lang
-                               and e["split"] == "test"]
+                               and e["split"] == "test" and e["phase"] == "zero_shot_eval"]
                 metric = rows[label][0]["metric"]
                 p, lo, hi = score_ci([e["stats"] for e in rows[label]], metric, resamples=args.resamples)
                 cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
@@ -76,12 +76,20 @@ def main() -> None:
             cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
             print(f"{target:<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {CHANCE[target]:>8}"
                   f"   ({metric_name})")
-    for label in ("pretrained", "control"):
-        rid = runs[(label, "syn_xnli")]
-        tat = [r for r in results if r["run_id"] == rid and r["task"] == "syn_tatoeba"]
-        for r in sorted(tat, key=lambda r: (len(r["intermediate"]), r["language"])):
-            stage = "after intermediate" if r["intermediate"] else "pretrained only"
-            print(f"syn_tatoeba  {r['language']:<5} {label:<10} {stage:<20} accuracy {r['value']:6.1f} (chance 0.2)")
+    # Retrieval: the bare encoder and the one after the intermediate task (rows of the syn_xnli runs).
+    retrieval = [e for e in examples if e["phase"] == "retrieval_eval" and e["task"] == "syn_tatoeba"]
+    for after in (False, True):
+        for lang in ("xa", "xb", "xc"):
+            cells, rows = [], {}
+            for label in ("pretrained", "control"):
+                rows[label] = [e for e in retrieval if e["run_id"] == runs[(label, "syn_xnli")]
+                               and e["language"] == lang and bool(e["intermediate"]) == after]
+                p, lo, hi = score_ci([e["stats"] for e in rows[label]], "accuracy", resamples=args.resamples)
+                cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
+            p, lo, hi = paired_difference_ci(rows["pretrained"], rows["control"], "accuracy", resamples=args.resamples)
+            cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
+            print(f"{'syn_tatoeba':<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {CHANCE['syn_tatoeba']:>8}"
+                  f"   (accuracy, {'after syn_longqa' if after else 'pretrained only'})")
     print(f"results: {out / 'results.jsonl'}")
 
 

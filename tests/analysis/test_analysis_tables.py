@@ -104,3 +104,15 @@ def test_gains_from_example_scores_agree_with_the_bootstrap_point_estimates() ->
         assert r["value"] == pytest.approx(t["value"], abs=1e-9)
         assert r["baseline"] == pytest.approx(t["baseline"], abs=1e-9)
         assert r["seeds"] == t["seeds"] == [1, 2]
+
+
+def test_example_rows_of_one_run_before_and_after_its_intermediate_phase_stay_apart():
+    from xstilts.analysis.tables import latest_examples
+
+    row = {"run_id": "r", "phase": "retrieval_eval", "task": "tatoeba", "language": "de", "split": "test",
+           "example_id": "q1", "metric": "accuracy"}
+    rows = [{**row, "intermediate": [], "stats": {"correct": 1}},
+            {**row, "intermediate": ["mnli"], "stats": {"correct": 1}},
+            {**row, "intermediate": [], "stats": {"correct": 0}}]  # a re-run of the first: the last wins
+    kept = latest_examples(rows, phase="retrieval_eval")
+    assert sorted((tuple(r["intermediate"]), r["stats"]["correct"]) for r in kept) == [((), 0), (("mnli",), 1)]

@@ -62,6 +62,12 @@ def test_run_writes_rows_for_every_phase_and_language(tmp_path, data_dir, tiny_m
         ((), "de"), ((), "fr"), ((_config(tiny_model_dir, target)["phases"][2]["tasks"][0],), "de"),
         ((_config(tiny_model_dir, target)["phases"][2]["tasks"][0],), "fr")}
     assert all(r["metric"] == "accuracy" and r["n"] == 1000 for r in retrieval)
+    # Tatoeba also writes one example row per English query; their mean is the official accuracy.
+    examples = [e for e in read_rows(out / "example_scores.jsonl") if e["phase"] == "retrieval_eval"]
+    for r in retrieval:
+        mine = [e for e in examples if e["language"] == r["language"] and e["intermediate"] == r["intermediate"]]
+        assert len(mine) == 1000 and len({e["example_id"] for e in mine}) == 1000
+        assert 100 * sum(e["stats"]["correct"] for e in mine) / len(mine) == pytest.approx(r["value"], abs=1e-9)
 
     zero_all = [r for r in rows if r["phase"] == "zero_shot_eval"]
     zero = [r for r in zero_all if r["bucket"] == "all"]

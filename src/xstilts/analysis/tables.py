@@ -159,9 +159,10 @@ def _language_averages(rows: Sequence[Mapping]) -> list[dict]:
 
 
 def example_key(row: Mapping) -> tuple:
-    """Re-runs of one example collapse on this key (the last row wins)."""
-    return (row.get("run_id"), row.get("phase"), row.get("task"), row.get("language"), row.get("split"),
-            row.get("example_id"))
+    """Re-runs of one example collapse on this key (the last row wins). The intermediate tasks are
+    part of it: one run scores retrieval before and after its intermediate phase."""
+    return (row.get("run_id"), row.get("phase"), tuple(row.get("intermediate") or ()), row.get("task"),
+            row.get("language"), row.get("split"), row.get("example_id"))
 
 
 def latest_examples(rows: Iterable[Mapping], *, phase: str | None = ZERO_SHOT_PHASE) -> list[Mapping]:

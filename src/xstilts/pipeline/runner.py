@@ -101,11 +101,13 @@ class Run:
                 for m, v in metrics.items() if v is not None]
 
     def example_rows(self, phase: str, task: Task, language: str, split: str, examples: Sequence,
-                     predictions, lengths: np.ndarray, buckets: dict[str, np.ndarray]) -> list[dict]:
-        """Per-example sufficient statistics (``example_scores.jsonl``) for paired bootstrap CIs."""
+                     predictions, lengths: np.ndarray, buckets: dict[str, np.ndarray], gold=None) -> list[dict]:
+        """Per-example sufficient statistics (``example_scores.jsonl``) for paired bootstrap CIs;
+        ``gold`` defaults to what the task format's adapter reads from ``examples``."""
         from xstilts.metrics.per_example import example_stats
 
-        gold = evaluation.ADAPTERS[task.format].gold(examples)
+        if gold is None:
+            gold = evaluation.ADAPTERS[task.format].gold(examples)
         stats = example_stats(task.metric, gold, predictions, language)
         member: list[list[str]] = [[] for _ in examples]
         for name, idx in buckets.items():
@@ -299,7 +301,7 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
 def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int) -> None:
     from xstilts.formats import retrieval
 
-    rows, details = [], {}
+    rows, details, example_rows = [], {}, []
     encoder = run.model.encoder
     for name in phase.tasks:
         task = get_task(name)
@@ -326,6 +328,10 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
                     if ex.gold:
                         metrics = get_metric("accuracy")(gold, predicted, lang)
                         rows += run.rows("retrieval_eval", name, lang, split, metrics, len(gold))
+                        # One row per English query (correct or not): CIs and paired comparisons.
+                        lengths = np.array([len(run.tokenizer.tokenize(t.text)) for t in ex.target])
+                        example_rows += run.example_rows("retrieval_eval", task, lang, split, ex.target,
+                                                         predicted, lengths, {}, gold=gold)
                 else:
                     candidates = retrieval.mine_candidates([s.text for s in ex.source], [s.text for s in ex.target],
                                                            src, trg, k=int(task.options.get("k", 4)),
@@ -338,6 +344,7 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
                         rows += run.rows("retrieval_eval", name, lang, split, metrics, len(ex.gold))
                 run.log(f"retrieval {name} {split}-{lang} ({json.dumps(used)}): "
                         f"{json.dumps({r['metric']: round(r['value'], 4) for r in rows if r['task'] == name and r['language'] == lang and r['split'] == split})}")
+    append_rows(run.out_dir / "example_scores.jsonl", example_rows)
     _finish(run, phase_dir, rows, {"settings": details})
 
 
