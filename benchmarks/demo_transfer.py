@@ -20,6 +20,7 @@ from pathlib import Path
 from _common import CONFIGS, ensure_world, paired_difference_ci, score_ci
 
 TARGETS = {"syn_xnli": "accuracy", "syn_qa": "(EM+F1)/2", "syn_pos": "F1"}
+LABELS = ("pretrained", "control")
 CHANCE = {"syn_xnli": "33.3", "syn_qa": "~0", "syn_pos": "see note", "syn_tatoeba": "0.2"}
 
 
@@ -45,6 +46,18 @@ def configs(world: Path, pretrain: bool):
     return out
 
 
+def compare(rows: dict[str, list[dict]], resamples: int) -> str:
+    """Table cells: each encoder's score with its 95% CI, then their difference with a paired CI."""
+    metric = rows["pretrained"][0]["metric"]
+    cells = []
+    for label in LABELS:
+        p, lo, hi = score_ci([e["stats"] for e in rows[label]], metric, resamples=resamples)
+        cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
+    p, lo, hi = paired_difference_ci(rows["pretrained"], rows["control"], metric, resamples=resamples)
+    cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
+    return " ".join(f"{c:>24}" for c in cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=None)
@@ -65,30 +78,18 @@ def main() -> None:
           f"{'difference [paired CI]':>24} {'chance':>8}")
     for target, metric_name in TARGETS.items():
         for lang in ("en", "xa", "xb", "xc"):
-            cells, rows = [], {}
-            for label in ("pretrained", "control"):
-                rows[label] = [e for e in examples if e["run_id"] == runs[(label, target)] and e["language"] == lang
-                               and e["split"] == "test" and e["phase"] == "zero_shot_eval"]
-                metric = rows[label][0]["metric"]
-                p, lo, hi = score_ci([e["stats"] for e in rows[label]], metric, resamples=args.resamples)
-                cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
-            p, lo, hi = paired_difference_ci(rows["pretrained"], rows["control"], metric, resamples=args.resamples)
-            cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
-            print(f"{target:<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {CHANCE[target]:>8}"
-                  f"   ({metric_name})")
+            cells = compare({label: [e for e in examples if e["run_id"] == runs[(label, target)]
+                                     and e["language"] == lang and e["split"] == "test"
+                                     and e["phase"] == "zero_shot_eval"] for label in LABELS}, args.resamples)
+            print(f"{target:<12} {lang:<5} {cells} {CHANCE[target]:>8}   ({metric_name})")
     # Retrieval: the bare encoder and the one after the intermediate task (rows of the syn_xnli runs).
     retrieval = [e for e in examples if e["phase"] == "retrieval_eval" and e["task"] == "syn_tatoeba"]
     for after in (False, True):
         for lang in ("xa", "xb", "xc"):
-            cells, rows = [], {}
-            for label in ("pretrained", "control"):
-                rows[label] = [e for e in retrieval if e["run_id"] == runs[(label, "syn_xnli")]
-                               and e["language"] == lang and bool(e["intermediate"]) == after]
-                p, lo, hi = score_ci([e["stats"] for e in rows[label]], "accuracy", resamples=args.resamples)
-                cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
-            p, lo, hi = paired_difference_ci(rows["pretrained"], rows["control"], "accuracy", resamples=args.resamples)
-            cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
-            print(f"{'syn_tatoeba':<12} {lang:<5} {cells[0]:>24} {cells[1]:>24} {cells[2]:>24} {CHANCE['syn_tatoeba']:>8}"
+            cells = compare({label: [e for e in retrieval if e["run_id"] == runs[(label, "syn_xnli")]
+                                     and e["language"] == lang and bool(e["intermediate"]) == after]
+                             for label in LABELS}, args.resamples)
+            print(f"{'syn_tatoeba':<12} {lang:<5} {cells} {CHANCE['syn_tatoeba']:>8}"
                   f"   (accuracy, {'after syn_longqa' if after else 'pretrained only'})")
     print(f"results: {out / 'results.jsonl'}")
 

@@ -40,6 +40,8 @@ def text_lengths(task_format: str, examples: Sequence, tokenizer) -> np.ndarray:
         return count([" ".join(ex.tokens) for ex in examples])
     if task_format == "multiple_choice":
         return count([f"{ex.context} {ex.question}".strip() for ex in examples])
+    if task_format == "retrieval":  # the sentences of one side
+        return count([ex.text for ex in examples])
     raise ValueError(f"no length definition for format {task_format!r}")
 
 

@@ -329,9 +329,9 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
                         metrics = get_metric("accuracy")(gold, predicted, lang)
                         rows += run.rows("retrieval_eval", name, lang, split, metrics, len(gold))
                         # One row per English query (correct or not): CIs and paired comparisons.
-                        lengths = np.array([len(run.tokenizer.tokenize(t.text)) for t in ex.target])
-                        example_rows += run.example_rows("retrieval_eval", task, lang, split, ex.target,
-                                                         predicted, lengths, {}, gold=gold)
+                        example_rows += run.example_rows("retrieval_eval", task, lang, split, ex.target, predicted,
+                                                         text_lengths(task.format, ex.target, run.tokenizer), {},
+                                                         gold=gold)
                 else:
                     candidates = retrieval.mine_candidates([s.text for s in ex.source], [s.text for s in ex.target],
                                                            src, trg, k=int(task.options.get("k", 4)),

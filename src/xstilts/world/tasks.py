@@ -349,12 +349,17 @@ def _variant_groups(rng: np.random.Generator, ctx: Context, n: int) -> list[Sent
     seen: set[str] = set()
     while len(out) < n:
         fact = _pick(rng, ctx.scene(rng, 2).facts())
-        for sentence in minimal_variants(fact)[: n - len(out)]:
-            text = render(sentence, "en", ctx.lexicon).text
-            if text not in seen:
-                seen.add(text)
-                out.append(sentence)
+        out += [s for s in minimal_variants(fact)[: n - len(out)] if _new_text(s, ctx, seen)]
     return out
+
+
+def _new_text(sentence: Sentence, ctx: Context, seen: set[str]) -> bool:
+    """Whether ``sentence``'s English text is not in ``seen`` (it is added)."""
+    text = render(sentence, "en", ctx.lexicon).text
+    if text in seen:
+        return False
+    seen.add(text)
+    return True
 
 
 def sentence_mix(rng: np.random.Generator, ctx: Context, n: int, *, questions: bool,
@@ -386,10 +391,7 @@ def sentence_mix(rng: np.random.Generator, ctx: Context, n: int, *, questions: b
                                     statement(second, variant=_variant(rng, second)))
         if sentence is None:
             sentence = statement(fact, variant=_variant(rng, fact))
-        if unique:
-            text = render(sentence, "en", ctx.lexicon).text
-            if text in seen:
-                continue
-            seen.add(text)
+        if unique and not _new_text(sentence, ctx, seen):
+            continue
         out.append(sentence)
     return out
