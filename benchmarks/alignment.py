@@ -11,8 +11,8 @@ init) and word class, at the layer best on average, plus chance. Zero-shot trans
 can only use what this shows is aligned: function words and verbs align, professions, colours,
 gifts and owned things — exchangeable values of one slot — barely do (docs/world.md). Then
 syn_tatoeba accuracy per hidden layer for both encoders, as scored and with each language's
-sentence vectors centred: the gap is the per-language offset that keeps retrieval below the
-control.
+sentence vectors centred (the gap is the per-language offset), and its errors split: does the
+retrieved sentence carry the right anchors, and among those, is it the right minimal variant.
 """
 
 from __future__ import annotations
@@ -120,16 +120,23 @@ def main() -> None:
             per = " ".join(f"{c}:{int(hits[classes == c].sum())}/{int((classes == c).sum())}"
                            for c in sorted(set(classes)))
             print(f"{lang:<5} {name:<11} {layer:>5} {100 * hits.mean():6.1f}  {per}   {100 / len(hits):.1f}")
-    print("\nsyn_tatoeba accuracy per hidden layer (0 = embeddings): as XTREME scores it (cosine) / with "
-          "each language's sentence vectors centred (not XTREME's protocol: shows the per-language offset)")
-    for name, model in encoders.items():
-        for lang, per_layer in retrieval_by_layer(model, tokenizer, world).items():
-            cells = " ".join(f"{a:5.1f}/{c:5.1f}" for a, c in per_layer)
-            print(f"{lang:<5} {name:<11} {cells}")
+    results = {name: retrieval_by_layer(model, tokenizer, world) for name, model in encoders.items()}
+    for title, keys in (("as XTREME scores it (cosine) / with each language's sentence vectors centred (not "
+                         "XTREME's protocol: shows the per-language offset)", ("scored", "centred")),
+                        ("the retrieved sentence has the right anchors (names, numbers, cities) / accuracy "
+                         "among those (telling minimal variants apart)", ("anchors", "within"))):
+        print(f"\nsyn_tatoeba per hidden layer (0 = embeddings), {title}")
+        for name, per_lang in results.items():
+            for lang, per_layer in per_lang.items():
+                cells = " ".join(f"{r[keys[0]]:5.1f}/{r[keys[1]]:5.1f}" for r in per_layer)
+                print(f"{lang:<5} {name:<11} {cells}")
 
 
-def retrieval_by_layer(model, tokenizer, world: Path) -> dict[str, list[tuple[float, float]]]:
-    """Per language and layer, (accuracy, accuracy after centring) of syn_tatoeba retrieval."""
+def retrieval_by_layer(model, tokenizer, world: Path) -> dict[str, list[dict[str, float]]]:
+    """Per language and layer: syn_tatoeba accuracy as scored (``scored``) and with each language's
+    vectors centred (``centred``), and the scored errors split in two: ``anchors`` — the share of
+    English queries whose retrieved sentence has the same shared spellings (names, numbers, cities)
+    as the right one; ``within`` — the accuracy among those, i.e. telling minimal variants apart."""
     from xstilts.formats.retrieval import embed, tatoeba_predict
 
     out = {}
@@ -141,13 +148,18 @@ def retrieval_by_layer(model, tokenizer, world: Path) -> dict[str, list[tuple[fl
         # sentence, the nearest source sentence.
         english_of = np.loadtxt(world / f"xtreme/labels/syn_tatoeba/test-{lang}.tsv", dtype=int)
         gold = np.argsort(english_of)
+        anchors = [frozenset(set(target[i].split()) & set(source[j].split()) - {".", "?"})
+                   for i, j in enumerate(gold)]
         scores = []
         for layer in range(model.config.num_hidden_layers + 1):
             a, b = (embed(model, tokenizer, s, layer=layer, pooling="mean", max_length=64, batch_size=64)
                     for s in (source, target))
-            hits = [np.mean(tatoeba_predict(x, y) == gold) * 100
-                    for x, y in ((a, b), (a - a.mean(0), b - b.mean(0)))]
-            scores.append((hits[0], hits[1]))
+            pred = tatoeba_predict(a, b)
+            same = np.array([anchors[english_of[p]] == anchors[i] for i, p in enumerate(pred)])
+            hits = pred == gold
+            scores.append({"scored": 100 * hits.mean(),
+                           "centred": 100 * np.mean(tatoeba_predict(a - a.mean(0), b - b.mean(0)) == gold),
+                           "anchors": 100 * same.mean(), "within": 100 * hits.sum() / max(1, same.sum())})
         out[lang] = scores
     return out
 

@@ -16,6 +16,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from xstilts.analysis import results_from_examples
@@ -86,6 +87,7 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
         runs.setdefault(r["run_id"], {"intermediate": tuple(r["intermediate"]), "max_len": r["intermediate_max_len"],
                                       "target": r["target"], "seed": r["seed"]})
     shared_done: dict[str, dict] = {}
+    retrieval_examples: list[dict] = []
     for run_id, info in sorted(runs.items()):
         inter, max_len, target, seed = info["intermediate"], info["max_len"], info["target"], info["seed"]
         common = dict(intermediate=list(inter), intermediate_max_len=max_len, target=target)
@@ -135,6 +137,7 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
         if retrieval:
             for lang in ("de", "fr", "zh"):
                 before = 40.0 + 2 * LANGUAGES.index(lang)
+                retrieval_examples += _tatoeba_examples(run_id, seed, lang, [], None, before)
                 results += _phase_rows(run_id, seed, phase="retrieval_eval", intermediate=[], intermediate_max_len=None,
                                        target=None, task="tatoeba", language=lang, split="test", n=1000,
                                        metrics={"accuracy": before})
@@ -146,6 +149,7 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
                     results += _phase_rows(run_id, seed, phase="retrieval_eval", **{**common, "target": None},
                                            task="tatoeba", language=lang, split="test", n=1000,
                                            metrics={"accuracy": before + delta})
+                    retrieval_examples += _tatoeba_examples(run_id, seed, lang, list(inter), max_len, before + delta)
                     results += _phase_rows(run_id, seed, phase="retrieval_eval", **{**common, "target": None},
                                            task="bucc2018", language=lang, split="test", n=900,
                                            metrics={"f1": before + 5 + delta, "precision": 61.0, "recall": 51.0,
@@ -167,8 +171,21 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
 
     _write_jsonl(root / "results.jsonl", results)
     if write_examples:
-        _write_jsonl(root / "example_scores.jsonl", examples)
+        _write_jsonl(root / "example_scores.jsonl", examples + retrieval_examples)
     return root
+
+
+def _tatoeba_examples(run_id: str, seed: int, lang: str, intermediate: list, max_len, accuracy: float,
+                      n: int = 1000) -> list[dict]:
+    """Per-query Tatoeba rows whose mean is ``accuracy``; the queries answered right are a prefix of one
+    fixed order per language, so a better encoder gets right a superset of a worse one's."""
+    order = np.random.default_rng(LANGUAGES.index(lang)).permutation(n)
+    right = set(order[: int(round(accuracy * n / 100))].tolist())
+    common = {"run_id": run_id, "config_hash": _hash(run_id), "phase": "retrieval_eval", "intermediate": intermediate,
+              "intermediate_max_len": max_len, "target": None, "task": "tatoeba", "language": lang, "split": "test",
+              "seed": seed, "metric": "accuracy"}
+    return [{**common, "example_id": str(i), "length": 10, "buckets": [], "stats": {"correct": int(i in right)}}
+            for i in range(n)]
 
 
 def minimal_examples() -> list[dict]:

@@ -137,6 +137,13 @@ def test_trend_table_and_retrieval_and_truncation(built) -> None:
     retrieval = {(r["model"], r["task"]): r for r in csv.DictReader(io.StringIO((tables / "retrieval.csv").read_text()))}
     assert float(retrieval[("squad @ 512", "tatoeba")]["delta_vs_pretrained"]) == pytest.approx(4.0)
     assert float(retrieval[("hellaswag @ 256", "bucc2018")]["delta_vs_pretrained"]) == pytest.approx(-1.0)
+    # Tatoeba has per-query example rows: paired-bootstrap intervals around the planted +4 and −1 points
+    # (the queries that change are 40 and 10 of 1,000); BUCC (F1 over mined pairs) has none.
+    squad, hella = retrieval[("squad @ 512", "tatoeba")], retrieval[("hellaswag @ 256", "tatoeba")]
+    assert 0 < float(squad["ci_low"]) < 4.0 < float(squad["ci_high"])
+    assert float(hella["ci_low"]) < -1.0 < float(hella["ci_high"]) < 0
+    assert retrieval[("squad @ 512", "bucc2018")]["ci_low"] == ""
+    assert re.search(r"\+4\.00<br><span class=\"ci\">\[\+\d\.\d\d, \+\d\.\d\d\]", page)  # the cell, two lines in HTML
     assert "Retrieval — " in page and "MLM dev perplexity" in page
     assert f"{math.exp(2.6):.2f} (seed 1)" in page
     trunc = list(csv.DictReader(io.StringIO((tables / "intermediate_truncation.csv").read_text())))

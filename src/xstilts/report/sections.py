@@ -765,10 +765,11 @@ def retrieval(ctx: Context) -> Section:
     columns = ["model"]
     for t in tasks:
         columns += [f"{t} ({metric.get(t, '?')})", "Δ vs pretrained"]
-    rows, records = [], []
+    intervals = _retrieval_intervals(ctx)
+    rows, cells, records = [], [], []  # rows: numbers (for the summary); cells: Δ with its CI where known
     for key in keys:
         label = PRETRAINED_LABEL if key == pre_key else cond_label(key[:2]) + (f" → {key[2]}" if key[2] else "")
-        row = [label]
+        row, cell = [label], [label]
         for t in tasks:
             by_lang = {lang: mean(v) for lang, v in values[key].get(t, {}).items()}
             value = xtreme_average({t: by_lang}) if by_lang else None
@@ -777,23 +778,45 @@ def retrieval(ctx: Context) -> Section:
                 common = sorted(set(by_lang) & set(pre.get(t, {})))
                 if common:
                     delta = mean(by_lang[lang] - mean(pre[t][lang]) for lang in common)
+            ci = intervals.get((key, t)) if delta is not None else None
             row += [value, delta]
+            cell += [value, delta if ci is None else fmt_ci(ci["gain"], ci["ci_low"], ci["ci_high"])]
             if value is not None:
                 records.append({"model": label, "intermediate": "+".join(key[0]), "intermediate_max_len": key[1],
                                 "target": key[2], "task": t, "metric": metric.get(t), "value": value,
-                                "delta_vs_pretrained": delta, "languages": sorted(by_lang)})
+                                "delta_vs_pretrained": delta, "ci_low": ci and ci["ci_low"],
+                                "ci_high": ci and ci["ci_high"], "languages": sorted(by_lang)})
         rows.append(row)
+        cells.append(cell)
     signed = {j for j in range(2, len(columns), 2)}
+    ci_columns = {j for c in cells for j, v in enumerate(c) if isinstance(v, str) and j > 0}
+    ci_note = (f" [{100 * ctx.confidence:g}% paired-bootstrap CI over the queries of example_scores.jsonl, "
+               f"{ctx.n_resamples} resamples; BUCC's F1 over mined pairs has none]") if ci_columns else ""
     caption = ("Cross-lingual retrieval with the encoder before (pretrained) and after English intermediate "
                "training (BUCC: F1; Tatoeba: accuracy), mean over languages and seeds; Δ: difference from the "
-               "pretrained encoder on the same languages.")
-    sec.add(Table("retrieval", "Retrieval", caption, columns, rows, signed=signed, records=records,
-                  group_rule_after={0} if pre is not None else set()))
+               f"pretrained encoder on the same languages{ci_note}.")
+    sec.add(Table("retrieval", "Retrieval", caption, columns, cells, signed=signed, records=records,
+                  group_rule_after={0} if pre is not None else set(), ci_columns=ci_columns))
     if pre is None:
         sec.add(Note("No retrieval results of the pretrained encoder (before intermediate training): no Δ."))
     ctx.retrieval_summary = _retrieval_summary(rows, columns, tasks, pre is not None)
     _retrieval_figure(ctx, sec, values, tasks, metric, pre)
     return sec
+
+
+def _retrieval_intervals(ctx: Context) -> dict[tuple, dict]:
+    """(condition key, task) → the language-averaged Δ vs the pretrained encoder with its paired-bootstrap
+    interval, for tasks with per-query example rows (Tatoeba); empty when there are none."""
+    rows = [r for r in ctx.data.examples if r.get("phase") == "retrieval_eval"]
+    if not rows:
+        return {}
+    try:
+        gains = bootstrap_gains(rows, phase="retrieval_eval", buckets=[ALL], n_resamples=ctx.n_resamples,
+                                seed=ctx.seed, confidence=ctx.confidence)
+    except XstiltsError:
+        return {}
+    return {((tuple(g["intermediate"]), g["intermediate_max_len"], g["target"]), g["task"]): g
+            for g in gains if g["language"] == AVERAGE}
 
 
 def _retrieval_summary(rows, columns, tasks, have_pre: bool) -> list[str]:
