@@ -7,6 +7,7 @@ import base64
 import csv
 import html
 import io
+import json
 import math
 import re
 import shutil
@@ -194,6 +195,20 @@ def test_minimal_folder_one_condition_one_language_no_buckets(tmp_path) -> None:
     assert list((root / "report" / "figures").iterdir()) == []
     table = list(csv.DictReader(io.StringIO((root / "report" / "tables" / "main_results.csv").read_text())))
     assert [(r["intermediate"], r["target"]) for r in table] == [("none", "xnli"), ("none", "avg")]
+
+
+def test_retrieval_intervals_that_cannot_be_computed_are_said(tmp_path) -> None:
+    examples = synthetic_examples(targets=("xnli",), languages=("de",), intermediates={("squad",): 1.0},
+                                  max_lens=(128,), seeds=(1,), n=50)
+    root = write_synthetic_dir(tmp_path / "out", examples=examples, pretraining=False)
+    path = root / "example_scores.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    bad = next(r for r in rows if r["phase"] == "retrieval_eval")
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows + [{**bad, "example_id": "extra", "metric": "f1"}]))
+    page = build_report(root, n_resamples=20).read_text()
+    assert "Paired bootstrap of the retrieval Δ failed" in page and "&#x27;f1&#x27;" in page
+    retrieval = list(csv.DictReader(io.StringIO((root / "report" / "tables" / "retrieval.csv").read_text())))
+    assert {r["ci_low"] for r in retrieval} == {""} and any(r["delta_vs_pretrained"] for r in retrieval)
 
 
 @pytest.mark.parametrize("case", ["one_max_len_one_seed", "no_example_scores", "only_example_scores",

@@ -765,7 +765,7 @@ def retrieval(ctx: Context) -> Section:
     columns = ["model"]
     for t in tasks:
         columns += [f"{t} ({metric.get(t, '?')})", "Δ vs pretrained"]
-    intervals = _retrieval_intervals(ctx)
+    intervals, interval_error = _retrieval_intervals(ctx)
     rows, cells, records = [], [], []  # rows: numbers (for the summary); cells: Δ with its CI where known
     for key in keys:
         label = PRETRAINED_LABEL if key == pre_key else cond_label(key[:2]) + (f" → {key[2]}" if key[2] else "")
@@ -799,24 +799,27 @@ def retrieval(ctx: Context) -> Section:
                   group_rule_after={0} if pre is not None else set(), ci_columns=ci_columns))
     if pre is None:
         sec.add(Note("No retrieval results of the pretrained encoder (before intermediate training): no Δ."))
+    if interval_error:
+        sec.add(Note(f"Paired bootstrap of the retrieval Δ failed ({interval_error}); Δ shown without intervals."))
     ctx.retrieval_summary = _retrieval_summary(rows, columns, tasks, pre is not None)
     _retrieval_figure(ctx, sec, values, tasks, metric, pre)
     return sec
 
 
-def _retrieval_intervals(ctx: Context) -> dict[tuple, dict]:
+def _retrieval_intervals(ctx: Context) -> tuple[dict[tuple, dict], str | None]:
     """(condition key, task) → the language-averaged Δ vs the pretrained encoder with its paired-bootstrap
-    interval, for tasks with per-query example rows (Tatoeba); empty when there are none."""
+    interval, for tasks with per-query example rows (Tatoeba; none without them); and why the bootstrap
+    failed, if it did."""
     rows = [r for r in ctx.data.examples if r.get("phase") == "retrieval_eval"]
     if not rows:
-        return {}
+        return {}, None
     try:
         gains = bootstrap_gains(rows, phase="retrieval_eval", buckets=[ALL], n_resamples=ctx.n_resamples,
                                 seed=ctx.seed, confidence=ctx.confidence)
-    except XstiltsError:
-        return {}
+    except XstiltsError as err:
+        return {}, str(err)
     return {((tuple(g["intermediate"]), g["intermediate_max_len"], g["target"]), g["task"]): g
-            for g in gains if g["language"] == AVERAGE}
+            for g in gains if g["language"] == AVERAGE}, None
 
 
 def _retrieval_summary(rows, columns, tasks, have_pre: bool) -> list[str]:
