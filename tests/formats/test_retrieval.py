@@ -27,6 +27,12 @@ def test_resolve_layer_converts_xtreme_specific_layer_to_hidden_states_index():
         resolve_layer(6, {"layer": 7})
 
 
+def test_synthetic_retrieval_takes_xtremes_relative_depth_at_every_depth():
+    options = get_task("syn_tatoeba").options
+    assert resolve_layer(12, options) == resolve_layer(12, get_task("tatoeba").options) == 8
+    assert [resolve_layer(n, options) for n in (1, 2, 4, 6)] == [1, 2, 3, 4]  # the demo encoder: 4 layers
+
+
 # ---------------------------------------------------------------- pure numpy search, by hand
 
 X = np.array([[1.0, 0.0], [0.0, 1.0]])
