@@ -270,10 +270,14 @@ def test_runs_that_the_analysis_cannot_tell_apart_are_flagged(tmp_path) -> None:
     for run_dir in (root / "runs").iterdir():
         cfg = (run_dir / "config.yaml").read_text()
         policy = "equal_tokens" if run_dir.name.endswith("-tokens") else "equal_steps"
-        (run_dir / "config.yaml").write_text(cfg.replace("max_length: 256", f"max_length: 256\n  compute_policy: {policy}"))
+        cfg = cfg.replace("max_length: 256", f"max_length: 256\n  compute_policy: {policy}")
+        if run_dir.name.endswith("-tokens"):  # and another encoder, as a control run would have
+            cfg = cfg.replace("model: synthetic-encoder", "model: control-encoder")
+        (run_dir / "config.yaml").write_text(cfg)
     page = build_report(root, n_resamples=20).read_text()
     assert "2 runs share intermediate condition squad @ 256" in page
-    assert "equal_steps, equal_tokens" in page
+    assert "compute policies equal_steps, equal_tokens; pretrained encoders control-encoder, synthetic-encoder" in page
+    assert page.count("pretrained encoders") == 1  # the runs at 128 share theirs
 
 
 def test_slope_forest_draws_intervals_that_exclude_their_estimate() -> None:

@@ -1013,13 +1013,21 @@ def collisions(ctx: Context) -> list[str]:
             continue
         policies = sorted({phase_policy(ph.spec, ph.done) or "?" for i in infos for ph in i.phases
                            if ph.kind == "intermediate"})
-        differ = f" (compute policies {', '.join(policies)})" if len(policies) > 1 else ""
+        encoders = sorted({_encoder(ph) for i in infos for ph in i.phases if ph.kind == "pretrained"})
+        differ = "; ".join(([f"compute policies {', '.join(policies)}"] if len(policies) > 1 else []) +
+                           ([f"pretrained encoders {', '.join(encoders)}"] if len(encoders) > 1 else []))
+        differ = f" ({differ})" if differ else ""
         label = cond_label((cond.intermediate, cond.intermediate_max_len))
         out.append(f"{len(infos)} runs share intermediate condition {label}, target {cond.target} and seed {seed}{differ}: "
                    f"{', '.join(i.run_id for i in infos)}. The analysis keys runs by these fields only, so "
                    f"their scores are merged (the later run's example scores win); analyse them in separate "
                    f"folders to compare them.")
     return out
+
+
+def _encoder(phase) -> str:
+    """A pretrained phase's identity: its shared folder (trained from scratch) or the model it loads."""
+    return phase.location or str(phase.spec.get("model") or json.dumps(phase.spec, sort_keys=True))
 
 
 def condition_order_key(c: Condition) -> tuple:
