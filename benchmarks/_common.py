@@ -46,28 +46,49 @@ def _main_scores(metric: str, m: np.ndarray, draws: np.ndarray | None = None, ke
     return np.asarray(pick(metrics_from_sums(metric, sums, len(m))))
 
 
-def score_ci(stats: list[dict], metric: str, *, resamples: int = 1000, seed: int = 0,
+def _mean_score(metric: str, matrices: list[np.ndarray], draws: np.ndarray | None = None, key: str | None = None):
+    """The mean over runs of their main metric (per draw when ``draws`` is given): several runs over
+    the same examples, e.g. control encoders that differ only in their init, count as one."""
+    return np.mean([_main_scores(metric, m, draws, key) for m in matrices], axis=0)
+
+
+def score_ci(runs: list, metric: str, *, resamples: int = 1000, seed: int = 0,
              key: str | None = None) -> tuple[float, float, float]:
-    """The official score of the examples and its 95% bootstrap CI (resampling examples)."""
-    from xstilts.metrics.per_example import stats_matrix
+    """The official score of example rows and its 95% bootstrap CI (resampling examples). ``runs``:
+    the rows of one run, or a list of several runs' rows (same examples): the mean of their scores,
+    every draw shared by all of them."""
+    runs = _several(runs)
+    ms = _aligned(runs[0], runs, metric)
+    draws = np.random.default_rng(seed).integers(0, len(runs[0]), size=(resamples, len(runs[0])))
+    low, high = np.percentile(_mean_score(metric, ms, draws, key), [2.5, 97.5])
+    return float(_mean_score(metric, ms, key=key)), float(low), float(high)
 
-    m = stats_matrix(metric, stats)
-    draws = np.random.default_rng(seed).integers(0, len(m), size=(resamples, len(m)))
-    low, high = np.percentile(_main_scores(metric, m, draws, key), [2.5, 97.5])
-    return float(_main_scores(metric, m, key=key)), float(low), float(high)
 
-
-def paired_difference_ci(a: list[dict], b: list[dict], metric: str, *, resamples: int = 1000,
+def paired_difference_ci(a: list[dict], b: list, metric: str, *, resamples: int = 1000,
                          seed: int = 0) -> tuple[float, float, float]:
-    """Score of example rows ``a`` minus that of ``b`` (paired by ``example_id``) and its 95%
-    paired-bootstrap CI: one draw of examples serves both, so shared example difficulty cancels."""
+    """Score of example rows ``a`` minus that of ``b`` (one run's rows, or several runs' whose scores
+    are averaged; paired by ``example_id``) and its 95% paired-bootstrap CI: one draw of examples
+    serves all, so shared example difficulty cancels."""
+    ma, others = _aligned(a, [a], metric), _aligned(a, _several(b), metric)
+    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
+    diff = _mean_score(metric, ma, draws) - _mean_score(metric, others, draws)
+    low, high = np.percentile(diff, [2.5, 97.5])
+    return float(_mean_score(metric, ma) - _mean_score(metric, others)), float(low), float(high)
+
+
+def _several(runs: list) -> list[list[dict]]:
+    """``runs`` as a list of runs' rows (one run's rows are a list of dicts)."""
+    return runs if runs and isinstance(runs[0], list) else [runs]
+
+
+def _aligned(a: list[dict], runs: list[list[dict]], metric: str) -> list[np.ndarray]:
+    """Each run's statistics matrix in the example order of ``a`` (paired by ``example_id``)."""
     from xstilts.metrics.per_example import stats_matrix
 
-    by_id = {r["example_id"]: r for r in b}
-    if len(a) != len(b) or any(r["example_id"] not in by_id for r in a):
-        raise ValueError(f"unpaired examples: {len(a)} vs {len(b)} rows")
-    ma = stats_matrix(metric, [r["stats"] for r in a])
-    mb = stats_matrix(metric, [by_id[r["example_id"]]["stats"] for r in a])
-    draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
-    low, high = np.percentile(_main_scores(metric, ma, draws) - _main_scores(metric, mb, draws), [2.5, 97.5])
-    return float(_main_scores(metric, ma) - _main_scores(metric, mb)), float(low), float(high)
+    out = []
+    for run in runs:
+        by_id = {r["example_id"]: r for r in run}
+        if len(a) != len(run) or any(r["example_id"] not in by_id for r in a):
+            raise ValueError(f"unpaired examples: {len(a)} vs {len(run)} rows")
+        out.append(stats_matrix(metric, [by_id[r["example_id"]]["stats"] for r in a]))
+    return out
