@@ -52,6 +52,13 @@ def _mean_score(metric: str, matrices: list[np.ndarray], draws: np.ndarray | Non
     return np.mean([_main_scores(metric, m, draws, key) for m in matrices], axis=0)
 
 
+def score(runs: list, metric: str) -> float:
+    """The official score of example rows (one run's, or the mean over several runs' — see
+    :func:`score_ci`), without an interval."""
+    runs = _several(runs)
+    return float(_mean_score(metric, _aligned(runs[0], runs, metric)))
+
+
 def score_ci(runs: list, metric: str, *, resamples: int = 1000, seed: int = 0,
              key: str | None = None) -> tuple[float, float, float]:
     """The official score of example rows and its 95% bootstrap CI (resampling examples). ``runs``:

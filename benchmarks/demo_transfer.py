@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import defaultdict
 import tempfile
 from pathlib import Path
 
-from _common import CONFIGS, ensure_world, paired_difference_ci, score_ci
+from _common import CONFIGS, ensure_world, paired_difference_ci, score, score_ci
 
 TARGETS = {"syn_xnli": "accuracy", "syn_qa": "(EM+F1)/2", "syn_pos": "F1"}
 CHANCE = {"syn_xnli": "33.3", "syn_qa": "~0", "syn_pos": "see note", "syn_tatoeba": "0.2"}
@@ -60,7 +61,7 @@ def compare(pretrained: list[dict], controls: list[list[dict]], resamples: int) 
         cells.append(f"{p:6.1f} [{lo:5.1f}, {hi:5.1f}]")
     p, lo, hi = paired_difference_ci(pretrained, controls, metric, resamples=resamples)
     cells.append(f"{p:+6.1f} [{lo:+5.1f}, {hi:+5.1f}]")
-    each = " ".join(f"{paired_difference_ci(pretrained, c, metric, resamples=1)[0]:+5.1f}" for c in controls)
+    each = " ".join(f"{score(pretrained, metric) - score(c, metric):+5.1f}" for c in controls)
     return " ".join(f"{c:>24}" for c in cells) + f"  {each:>20}"
 
 
@@ -82,12 +83,14 @@ def main() -> None:
             run_experiment(cfg, out, progress=False)
             runs[(label, target)] = cfg.run_id
     controls = [f"control{seed or ''}" for seed in range(args.control_inits)]
-    examples = list(read_rows(out / "example_scores.jsonl"))
+    # Test rows by run, language, phase and whether the run's intermediate phase came before them.
+    examples: dict[tuple, list[dict]] = defaultdict(list)
+    for e in read_rows(out / "example_scores.jsonl"):
+        if e["split"] == "test":
+            examples[(e["run_id"], e["language"], e["phase"], bool(e["intermediate"]))].append(e)
 
-    def rows(label: str, target: str, lang: str, phase: str, after: bool | None = None) -> list[dict]:
-        return [e for e in examples if e["run_id"] == runs[(label, target)] and e["language"] == lang
-                and e["split"] == "test" and e["phase"] == phase
-                and (after is None or bool(e["intermediate"]) == after)]
+    def rows(label: str, target: str, lang: str, phase: str, after: bool = True) -> list[dict]:
+        return examples[(runs[(label, target)], lang, phase, after)]
 
     print(f"{'target':<12} {'lang':<5} {'pretrained [95% CI]':>24} {f'control, {len(controls)} inits':>24} "
           f"{'difference [paired CI]':>24}  {'vs. each control init':>20} {'chance':>8}")
