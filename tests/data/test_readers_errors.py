@@ -303,6 +303,10 @@ def test_tatoeba_gold_count_and_index(tmp_path):
     gold.write_text("0\n2\n3\n")
     expect(lambda: read("tatoeba", prefix, gold=gold, split="test", language="xx"), gold, line=3,
            field="index", says="past the last line")
+    # evaluate.py's layout: per sorted English line, its source sentence (one→eins, three→drei, two→zwei).
+    gold.write_text("0\n2\n1\n")
+    (pair,) = read("tatoeba", prefix, gold=gold, split="test", language="xx")
+    assert pair.gold == (("0", "0"), ("2", "1"), ("1", "2"))
 
 
 def test_bucc_gold_with_unknown_id(tmp_path):

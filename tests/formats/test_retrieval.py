@@ -198,16 +198,13 @@ def test_embed_edge_cases(encoder, mini_tokenizer):
 
 def _tatoeba(data_dir, lang):
     """Source sentences, sorted English sentences, and XTREME's gold: per English line, the index
-    of its source sentence (what similarity_search predicts; XTREME's mock labels use it too).
-
-    The shared label file holds the INVERSE permutation (line i = the sorted-English index of
-    source i's translation), so it is inverted here."""
+    of its source sentence (evaluate.py's layout, what similarity_search predicts)."""
     root = data_dir / "xtreme/download/tatoeba"
     src = [line.rstrip("\n") for line in open(root / f"{lang}-en.{lang}", encoding="utf-8")]
     trg = [line.rstrip("\n") for line in open(root / f"{lang}-en.en", encoding="utf-8")]
-    src_to_trg = np.loadtxt(data_dir / f"xtreme/labels/tatoeba/test-{lang}.tsv", dtype=np.int64)
-    assert sorted(src_to_trg.tolist()) == list(range(len(trg)))
-    return src, trg, np.argsort(src_to_trg)
+    gold = np.loadtxt(data_dir / f"xtreme/labels/tatoeba/test-{lang}.tsv", dtype=np.int64)
+    assert sorted(gold.tolist()) == list(range(len(src)))
+    return src, trg, gold
 
 
 @pytest.mark.slow

@@ -106,7 +106,11 @@ def _bucc_root(tmp_path, data_dir):
     (root / "xtreme" / "labels" / "bucc2018").mkdir(parents=True)
     src = (data_dir / "xtreme/download/tatoeba/de-en.de").read_text(encoding="utf-8").splitlines()
     en_sorted = (data_dir / "xtreme/download/tatoeba/de-en.en").read_text(encoding="utf-8").splitlines()
-    gold_idx = [int(x) for x in (data_dir / "xtreme/labels/tatoeba/test-de.tsv").read_text().split()]
+    # Gold line j: the source index of sorted English line j; invert it to pair source i with its English.
+    src_of = [int(x) for x in (data_dir / "xtreme/labels/tatoeba/test-de.tsv").read_text().split()]
+    gold_idx = [0] * len(src_of)
+    for j, i in enumerate(src_of):
+        gold_idx[i] = j
     pairs = [(src[i], en_sorted[gold_idx[i]]) for i in range(80)]
     de = [(f"de-{i:06d}", s) for i, (s, _) in enumerate(pairs)] + [(f"de-{i:06d}", src[i]) for i in range(100, 120)]
     en = [(f"en-{i:06d}", t) for i, (_, t) in enumerate(pairs)] + [(f"en-{i:06d}", en_sorted[gold_idx[i]]) for i in range(200, 220)]
@@ -179,3 +183,27 @@ def test_example_scores_reproduce_the_official_numbers(tmp_path, data_dir, tiny_
             got = aggregate("seqeval", subset, with_token_accuracy=True)
             for metric, value in official.items():
                 assert abs(got[metric] - value) < 1e-9, (lang, bucket, metric)
+
+
+def test_tatoeba_reported_accuracy_of_the_mini_encoder(tmp_path, data_dir, mini_encoder_dir, monkeypatch):
+    """The number in results.jsonl, end to end on the real shared files: multilingual-e5-small
+    retrieves German Tatoeba translations well (last layer, mean pooling, no E5 prefix). A gold
+    file read in the wrong layout reports ~0 here (it did: 0.0–0.6)."""
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(yaml.safe_dump({"name": "tatoeba-mini", "phases": [
+        {"kind": "pretrained", "model": str(mini_encoder_dir)},
+        {"kind": "retrieval_eval", "tasks": ["tatoeba"], "layer": 12, "pooling": "mean", "languages": ["de"],
+         "max_length": 64}]}))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    (row,) = [r for r in read_rows(out / "results.jsonl") if r["task"] == "tatoeba"]
+    assert (row["language"], row["metric"], row["n"]) == ("de", "accuracy", 1000)
+    assert row["value"] >= 90 and row["value"] == pytest.approx(97.1, abs=0.2)
+    # The prediction file is evaluate.py's: scored against the gold file it gives the same number.
+    from xstilts.scoring import score_files
+
+    pred = next(out.glob("runs/*/1-retrieval_eval/predictions/tatoeba/test-de.tsv"))
+    scored = score_files("tatoeba", "de", data_dir / "xtreme/labels/tatoeba/test-de.tsv", pred)
+    assert scored["metrics"]["accuracy"] == pytest.approx(row["value"], abs=1e-9)

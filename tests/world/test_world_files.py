@@ -120,6 +120,15 @@ def test_tatoeba_english_side_is_sorted_and_gold_is_a_permutation(tiny_world):
         assert english == sorted(english) and len(set(english)) == len(english)
         gold = [int(x) for x in (root / f"xtreme/labels/syn_tatoeba/test-{lang}.tsv").read_text().split()]
         assert sorted(gold) == list(range(len(english)))
+        # evaluate.py's layout: line j names the source sentence that sorted English line j translates.
+        source = (root / f"xtreme/download/syn_tatoeba/{lang}-en.{lang}").read_text().splitlines()
+        (pair,) = load_examples("syn_tatoeba", "test", lang, data_dir=root, require_labels=True)
+        assert pair.gold == tuple((str(i), str(j)) for j, i in enumerate(gold))
+        assert [pair.source[int(s)].text for s, _ in pair.gold] == [source[i] for i in gold]
+        # Numbers are spelled alike in every language: each gold pair carries the same ones.
+        digits = lambda text: sorted(w for w in text.split() if w.isdigit())  # noqa: E731
+        assert all(digits(source[i]) == digits(english[j]) for j, i in enumerate(gold))
+        assert sum(bool(digits(english[j])) for j in range(len(english))) >= 2
 
 
 def test_dev_and_test_are_parallel_across_languages(tiny_world):

@@ -11,7 +11,7 @@ where the original tools define them:
   test files blanked exactly as ``remove_qa_test_annotations`` does (one paragraph per question,
   answers ``[{"answer_start": 0, "text": ""}]``), Tatoeba with the English side sorted;
 * ``labels/<task>/test-<lang>.<ext>``: one label per line, tags with blank lines, the original
-  SQuAD JSON, and for Tatoeba the index of each source sentence's translation in the sorted file;
+  SQuAD JSON, and for Tatoeba, per sorted English line, the index of its source sentence (evaluate.py's layout);
 * ``corpora/{train,dev}.<lang>.txt``: one document per line;
 * ``meta/<task>/<split>-<lang>.jsonl``: per example facts a researcher may bucket by (QA document
   length and evidence position, NLI construction, story relation) — not read by any reader;
@@ -193,14 +193,14 @@ class Writer:
 
     def tatoeba(self, task: str, split: str, sentences: list[Sentence], langs: Iterable[str]) -> None:
         english = [self.render(s, "en").text for s in sentences]
-        order = sorted(range(len(english)), key=english.__getitem__)
-        rank = {i: r for r, i in enumerate(order)}  # source line i → its translation's sorted line
+        order = sorted(range(len(english)), key=english.__getitem__)  # sorted line → source line
         for lang in langs:
             prefix = self.path(task, split, lang)
             source = [self.render(s, lang) for s in sentences]
             self.text(prefix.with_name(f"{prefix.name}.{lang}"), "".join(r.text + "\n" for r in source))
             self.text(prefix.with_name(f"{prefix.name}.en"), "".join(english[i] + "\n" for i in order))
-            self.text(self.path(task, split, lang, gold=True), "".join(f"{rank[i]}\n" for i in range(len(sentences))))
+            # evaluate.py's layout: per sorted English line, the index of its source sentence.
+            self.text(self.path(task, split, lang, gold=True), "".join(f"{i}\n" for i in order))
             self.record(task, split, lang, len(sentences), [len(r.tokens) for r in source], "sentence tokens")
 
     # ------------------------------------------------------------------ corpora and lexicon

@@ -5,8 +5,11 @@ Both readers take a path *prefix* and return one :class:`RetrievalExample` per l
 ``tatoeba`` — prefix ``…/tatoeba/<xx>-en``: ``<prefix>.<xx>`` holds the source sentences and
 ``<prefix>.en`` their English translations, one per line, the English side **sorted**
 (XTREME's ``tatoeba_preprocess`` hides the alignment). The gold file
-``labels/tatoeba/test-<xx>.tsv`` has one line per source sentence: the 0-based index of its
-translation in the sorted English file. Sentence ids are the 0-based line indices as strings.
+``labels/tatoeba/test-<xx>.tsv`` follows XTREME's ``evaluate.py``: one line per line of the sorted
+English file, the 0-based index of its source sentence — the layout of ``run_retrieval.py``'s
+predictions, whose ``similarity_search`` indexes the source embeddings and queries them with the
+English ones. It must be a permutation of 0..n−1. Sentence ids are the 0-based line indices as
+strings.
 
 ``bucc`` — prefix ``…/bucc2018/<xx>-en.<split>`` (BUCC 2018 after XTREME's download script):
 ``<prefix>.<xx>`` and ``<prefix>.en`` hold ``id<TAB>sentence`` lines (ids like ``de-000001``);
@@ -42,26 +45,29 @@ def _tatoeba_pair(prefix: Path, gold: Path | None, language: str, split: str) ->
                         line=min(len(source), len(target)) + 1)
     pairs: tuple[tuple[str, str], ...] = ()
     if gold is not None:
-        lines = read_lines(gold, ("index",))
-        if len(lines) != len(source):
-            raise count_mismatch(src_path, len(source), gold, len(lines), "gold indices", field="index")
-        seen: dict[int, int] = {}
-        out = []
-        for number, line in enumerate(lines, start=1):
-            where = Where(gold, number)
-            if not (line.strip().isascii() and line.strip().isdigit()):
-                raise where.error(f"expected a 0-based line index of {trg_path}, found {line!r}", "index")
-            j = int(line)
-            if j >= len(target):
-                raise where.error(f"index {j} is past the last line of {trg_path} "
-                                  f"({len(target)} sentences)", "index")
-            if j in seen:
-                # The English side is a permutation of the translations: each line is used once.
-                raise where.error(f"index {j} already given on line {seen[j]}", "index")
-            seen[j] = number
-            out.append((str(number - 1), str(j)))
-        pairs = tuple(out)
+        pairs = tuple((str(i), str(j)) for j, i in enumerate(_tatoeba_gold(gold, src_path, trg_path, len(source))))
     return RetrievalExample(f"{split}-{language}-en", source, target, pairs)
+
+
+def _tatoeba_gold(gold: Path, src_path: Path, trg_path: Path, n: int) -> list[int]:
+    """Per sorted English line, the index of its source sentence; a permutation of 0..n−1."""
+    lines = read_lines(gold, ("index",))
+    if len(lines) != n:
+        raise count_mismatch(trg_path, n, gold, len(lines), "gold indices", field="index")
+    seen: dict[int, int] = {}
+    for number, line in enumerate(lines, start=1):
+        where = Where(gold, number)
+        if not (line.strip().isascii() and line.strip().isdigit()):
+            raise where.error(f"expected a 0-based line index of {src_path}, found {line!r}", "index")
+        i = int(line)
+        if i >= n:
+            raise where.error(f"index {i} is past the last line of {src_path} ({n} sentences)", "index")
+        if i in seen:
+            # Tatoeba is 1:1: each source sentence is the translation of exactly one English line.
+            raise where.error(f"index {i} already given on line {seen[i]}: the gold is not a permutation "
+                              f"of 0..{n - 1}", "index")
+        seen[i] = number
+    return [int(line) for line in lines]
 
 
 def _plain_sentences(path: Path) -> tuple[Sentence, ...]:
