@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from xstilts.cli import app
 from xstilts.errors import ConfigError, DataError, UnknownNameError
 from xstilts.scoring import score, score_files
+from xstilts.tasks import get_task
 
 TOL = 1e-9
 _DEFAULT_GOLDEN = Path(__file__).resolve().parents[2] / "shared" / "golden"
@@ -94,7 +95,30 @@ def _all_file_cases() -> list[FileCase]:
     return cases
 
 
-FILE_CASES = _all_file_cases()
+def _outside_label_set(case: FileCase) -> tuple[str, int, str] | None:
+    """(side, line, value) of the first gold, then predicted, label outside the task's label set.
+
+    ``line`` is where it lands in the file :func:`write_case` writes (a blank line after each sentence).
+    """
+    labels = get_task(case.task).labels
+    if labels is None:
+        return None
+    for side, items in (("gold", case.gold), ("pred", case.predictions)):
+        line = 0
+        for item in items:
+            for value in item if isinstance(item, list) else [item]:
+                line += 1
+                if value not in labels:
+                    return side, line, value
+            line += isinstance(item, list)
+    return None
+
+
+ALL_FILE_CASES = _all_file_cases()
+# A golden case outside its task's label set (CoNLL-style B-MISC scored as "panx") is refused by
+# `xstilts score`; the metric itself is checked on it in tests/metrics/test_golden.py.
+FILE_CASES = [c for c in ALL_FILE_CASES if _outside_label_set(c) is None]
+OUTSIDE_CASES = [c for c in ALL_FILE_CASES if _outside_label_set(c) is not None]
 
 
 # ---------------------------------------------------------------- writing evaluate.py's formats
@@ -139,6 +163,7 @@ def test_every_single_file_golden_case_is_collected(golden_dir: Path) -> None:
     tasks = {c.task for c in FILE_CASES}
     assert tasks == {"xquad", "mlqa", "tydiqa", "udpos", "panx", "xnli", "pawsx", "tatoeba", "bucc2018"}
     assert len(FILE_CASES) >= 150
+    assert [c.id for c in OUTSIDE_CASES] == ["panx_style_ner_de_iob1_s43"]
 
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.id)
@@ -148,6 +173,17 @@ def test_golden_case_through_cli(tmp_path: Path, case: FileCase) -> None:
     assert run.exit_code == 0, run.output
     assert_result(json.loads(run.stdout), case)
     assert_result(score(case.task, case.language, case.gold, case.predictions), case)
+
+
+@pytest.mark.parametrize("case", OUTSIDE_CASES, ids=lambda c: c.id)
+def test_golden_case_outside_the_label_set_is_refused(tmp_path: Path, case: FileCase) -> None:
+    gold, pred = write_case(tmp_path, case)
+    side, line, value = _outside_label_set(case)
+    path = gold if side == "gold" else pred
+    assert_clean_error(CliRunner().invoke(app, cli_args(case, gold, pred)), f"{path}:{line}:",
+                       f"unknown label {value!r}")
+    with pytest.raises(DataError, match=f"unknown label {value!r}"):
+        score(case.task, case.language, case.gold, case.predictions)
 
 
 def test_console_entry_point_in_a_subprocess(tmp_path: Path, golden_dir: Path) -> None:  # skips without golden
@@ -213,6 +249,30 @@ def test_sentence_count_and_lengths_must_match_gold(tmp_path: Path) -> None:
     assert_clean_error(run_cli("panx", "de", gold, pred), f"{pred}:3:", "1 sentence, but the gold file")
     pred.write_text("B-PER\nI-PER\n\nO\n")
     assert_clean_error(run_cli("panx", "de", gold, pred), f"{pred}:4:", "sentence 2 of the gold file")
+
+
+def test_labels_outside_the_task_label_set(tmp_path: Path) -> None:
+    # evaluate.py would score each of these as a plain wrong answer; here the line and value are named.
+    gold = tmp_path / "gold.tsv"
+    pred = tmp_path / "pred.tsv"
+    gold.write_text("entailment\nperhaps\ncontradiction\n")
+    pred.write_text("entailment\nneutral\ncontradiction\n")
+    assert_clean_error(run_cli("xnli", "de", gold, pred), f"{gold}:2:", "field 'label'", "unknown label 'perhaps'")
+    gold.write_text("entailment\nneutral\ncontradiction\n")
+    pred.write_text("entailment\nneutral\n2\n")  # class ids where XNLI expects names
+    assert_clean_error(run_cli("xnli", "de", gold, pred), f"{pred}:3:", "unknown label '2'", "class index")
+    gold.write_text("B-PER\nI-PER\n\nO\nB-LOC\n")
+    pred.write_text("B-PER\nI-PER\n\nO\nB-MISC\n")
+    assert_clean_error(run_cli("panx", "de", gold, pred), f"{pred}:5:", "field 'tag'", "unknown label 'B-MISC'")
+    gold.write_text("DET\nNOUN\n\nPROPN\nNOUNS\n")
+    assert_clean_error(run_cli("udpos", "de", gold, gold), f"{gold}:5:", "unknown label 'NOUNS'")
+    with pytest.raises(DataError, match="record 'label 1': field 'label': unknown label 'maybe'"):
+        score("xnli", "de", ["neutral"], ["maybe"])
+    # PAWS-X's labels are 0/1 themselves; Tatoeba's lines are indices, not a closed set.
+    gold.write_text("0\n1\n")
+    assert score_files("pawsx", "de", gold, gold)["metrics"] == {"accuracy": 100.0}
+    gold.write_text("17\n3\n")
+    assert score_files("tatoeba", "de", gold, gold)["metrics"] == {"accuracy": 100.0}
 
 
 def test_qa_predictions_need_not_cover_every_question(tmp_path: Path) -> None:

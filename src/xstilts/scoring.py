@@ -3,7 +3,9 @@
 The task declaration names the metric (:mod:`xstilts.tasks.catalog`); the metric fixes the
 label-file format; the format fixes the readers and whether predictions must pair 1:1 with gold
 (evaluate.py asserts equal lengths for every task except QA and BUCC). This replaces evaluate.py's
-task → reader table with a metric → format table, so a new task needs no change here.
+task → reader table with a metric → format table, so a new task needs no change here. Unlike
+evaluate.py, a gold or predicted label outside the task's label set (``perhaps`` in XNLI, ``1`` where
+names are expected, ``B-MISC`` in PAN-X) is a DataError naming the file, the line and the value.
 
 >>> score("xnli", "de", ["entailment", "neutral"], ["entailment", "contradiction"])["metrics"]
 {'accuracy': 50.0}
@@ -17,6 +19,7 @@ from typing import Any, Callable
 
 from xstilts.data.label_files import (
     LabelFile,
+    check_labels,
     read_labels,
     read_pairs,
     read_squad_gold,
@@ -42,11 +45,14 @@ class LabelFormat:
     # Items are sequences that must also pair 1:1 inside (tags of a sentence): evaluate.py does
     # not check this, and seqeval would silently misalign every later chunk.
     aligned_within: bool = False
+    # What a label is called in errors, for formats whose items come from the task's label set.
+    label_field: str | None = None
 
 
 FORMATS: dict[str, LabelFormat] = {
-    "labels": LabelFormat("labels", read_labels, read_labels, len, True, "label"),
-    "tags": LabelFormat("tags", read_tags, read_tags, len, True, "sentence", aligned_within=True),
+    "labels": LabelFormat("labels", read_labels, read_labels, len, True, "label", label_field="label"),
+    "tags": LabelFormat("tags", read_tags, read_tags, len, True, "sentence", aligned_within=True,
+                        label_field="tag"),
     "squad": LabelFormat("squad", read_squad_gold, read_squad_predictions,
                          lambda data: sum(1 for _ in iter_questions(data)), False, "question"),
     # BUCC recall divides by the distinct gold pairs.
@@ -103,6 +109,9 @@ def _check_language(task: Task, language: str) -> None:
 
 
 def _score(task: Task, fmt: LabelFormat, language: str | None, gold: LabelFile, predictions: LabelFile) -> dict:
+    if fmt.label_field is not None:
+        for f in (gold, predictions):
+            check_labels(f, task.labels, fmt.label_field)
     if fmt.aligned:
         _check_aligned(fmt, gold, predictions)
     metrics = get_metric(task.metric)(gold.items, predictions.items, language)

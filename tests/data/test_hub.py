@@ -199,6 +199,40 @@ def test_xtreme_udpos_names_come_from_the_features():
     assert (out[0].tokens, out[0].tags) == (("Das", "Haus"), ("DET", "NOUN"))
 
 
+def test_minus_one_is_no_label_only_where_the_schema_says_so():
+    # -1 is the hub's "no label" in GLUE's test splits; in a tag sequence or an XTREME label it is a
+    # class index outside the task's set, not a silently unlabelled token or pair.
+    out, _ = load("mnli", "dev", "en", {("nyu-mll/glue", "mnli"): {
+        "validation_matched": [{"premise": "P", "hypothesis": "H", "label": -1, "idx": 3}]}},
+        Features({"premise": S, "hypothesis": S, "label": NLI, "idx": Value("int32")}))
+    assert out[0].label is None
+    upos = Features({"tokens": Sequence(S), "pos_tags": Sequence(ClassLabel(names=list(UPOS_TAGS)))})
+    rows = [{"tokens": ["Das", "Haus"], "pos_tags": [UPOS_TAGS.index("DET"), -1]}]
+    with pytest.raises(DataError, match="class index -1") as info:
+        load("udpos", "dev", "de", {("google/xtreme", "udpos.German"): {"validation": rows}}, upos)
+    assert (info.value.path, info.value.record, info.value.field) == (
+        "hf://google/xtreme/udpos.German[validation]", "dev-de-0", "pos_tags")
+    pawsx = Features({"sentence1": S, "sentence2": S, "label": ClassLabel(names=["0", "1"])})
+    with pytest.raises(DataError, match="class index -1") as info:
+        load("pawsx", "test", "fr", {("google/xtreme", "PAWS-X.fr"): {
+            "test": [{"sentence1": "A", "sentence2": "B", "label": -1}]}}, pawsx)
+    assert (info.value.record, info.value.field) == ("test-fr-0", "label")
+
+
+def test_xtreme_xnli_class_indices_through_the_features():
+    # A ClassLabel gold_label is a class index: its name comes from the features, then the label set.
+    features = Features({"language": S, "sentence1": S, "sentence2": S, "gold_label": NLI})
+    rows = [{"language": "de", "sentence1": "a", "sentence2": "b", "gold_label": 2}]
+    out, _ = load("xnli", "dev", "de", {("google/xtreme", "XNLI"): {"validation": rows}}, features)
+    assert out[0].label == "contradiction"
+    other = Features({"language": S, "sentence1": S, "sentence2": S,
+                      "gold_label": ClassLabel(names=["entailment", "neutral", "contradiction", "perhaps"])})
+    with pytest.raises(DataError, match="unknown label 'perhaps'") as info:
+        load("xnli", "dev", "de", {("google/xtreme", "XNLI"): {"validation": [{**rows[0], "gold_label": 3}]}},
+             other)
+    assert (info.value.record, info.value.field) == ("dev-de-0", "gold_label")
+
+
 def test_xtreme_panx_tags_and_language_check():
     features = Features({"tokens": Sequence(S), "ner_tags": Sequence(ClassLabel(names=list(PANX_TAGS))),
                          "langs": Sequence(S)})

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from xstilts.data.label_files import (
+    LabelFile,
+    check_labels,
     read_bucc_candidates,
     read_bucc_sentences,
     read_labels,
@@ -17,6 +19,7 @@ from xstilts.data.label_files import (
     read_tags,
 )
 from xstilts.errors import DataError
+from xstilts.tasks import get_task
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -114,6 +117,39 @@ def test_token_and_tag_on_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "t.tsv", "O\nBerlin\tB-LOC\n")
     with raises_at(path, 2, field="tag", match="one tag per line"):
         read_tags(path)
+
+
+# ---------------------------------------------------------------- the task's label set
+
+
+def test_label_outside_the_label_set_names_its_line(tmp_path: Path) -> None:
+    nli = get_task("xnli").labels
+    path = write(tmp_path, "l.tsv", "entailment\nneutral\nperhaps\n")
+    with raises_at(path, 3, field="label", match="unknown label 'perhaps'"):
+        check_labels(read_labels(path), nli)
+    path = write(tmp_path, "ids.tsv", "entailment\n2\n")
+    with raises_at(path, 2, field="label", match="'2'.*looks like a class index"):
+        check_labels(read_labels(path), nli)
+    check_labels(read_labels(write(tmp_path, "p.tsv", "0\n1\n")), get_task("pawsx").labels)
+    check_labels(read_labels(write(tmp_path, "t.tsv", "17\n3\n")), get_task("tatoeba").labels)  # no closed set
+
+
+def test_tag_outside_the_tag_set_names_its_line(tmp_path: Path) -> None:
+    # The line of tag j of sentence i is the sentence's first line + j: blank lines are counted.
+    path = write(tmp_path, "t.tsv", "B-PER\nI-PER\n\nO\nB-LOC\nB-MISC\n\nO\n")
+    with raises_at(path, 6, field="tag", match="unknown label 'B-MISC'"):
+        check_labels(read_tags(path), get_task("panx").labels, "tag")
+    path = write(tmp_path, "u.tsv", "DET\nNOUN\n\nPROPN\nB-PER\n")
+    with raises_at(path, 5, field="tag", match="unknown label 'B-PER'"):
+        check_labels(read_tags(path), get_task("udpos").labels, "tag")
+
+
+def test_in_memory_labels_name_the_item() -> None:
+    with pytest.raises(DataError,
+                       match="<input>: record 'sentence 2, tag 1': field 'tag': unknown label 'MISC'"):
+        check_labels(LabelFile(None, [["O"], ["MISC", "O"]]), get_task("panx").labels, "tag")
+    with pytest.raises(DataError, match="record 'label 2': field 'label': unknown label 1"):
+        check_labels(LabelFile(None, ["entailment", 1]), get_task("xnli").labels)
 
 
 # ---------------------------------------------------------------- BUCC pairs and mining files

@@ -147,6 +147,32 @@ def test_unknown_label_through_the_loader(tmp_path):
            line=2, field="label", says="expected one of 0, 1")
 
 
+def test_class_index_where_names_are_expected(tmp_path):
+    # A model's argmax written as is: XNLI's labels are names, so 0/1/2 is refused, with a hint,
+    # in a data file and in a gold file alike (loaded with the task's own label set).
+    data = tmp_path / "xtreme/download/xnli/test-de.tsv"
+    gold = tmp_path / "xtreme/labels/xnli/test-de.tsv"
+    for path in (data, gold):
+        path.parent.mkdir(parents=True)
+    data.write_text("A.\tB.\tneutral\nC.\tD.\t2\n")
+    expect(lambda: load_examples("xnli", "test", "de", data_dir=tmp_path), data, line=2, field="label",
+           says="unknown label '2' (expected one of entailment, neutral, contradiction); this looks like "
+                "a class index")
+    data.write_text("A.\tB.\nC.\tD.\n")
+    gold.write_text("1\n0\n")
+    expect(lambda: load_examples("xnli", "test", "de", data_dir=tmp_path), gold, line=1, field="label",
+           says="looks like a class index")
+    # PAWS-X's labels ARE 0/1: the same digits read there, and a wrong digit gets no such hint.
+    path = tmp_path / "xtreme/download/pawsx/dev-de.tsv"
+    path.parent.mkdir(parents=True)
+    path.write_text("A.\tB.\t1\nC.\tD.\t0\n")
+    assert [ex.label for ex in load_examples("pawsx", "dev", "de", data_dir=tmp_path)] == ["1", "0"]
+    path.write_text("A.\tB.\t1\nC.\tD.\t2\n")
+    err = expect(lambda: load_examples("pawsx", "dev", "de", data_dir=tmp_path), path, line=2, field="label",
+                 says="unknown label '2' (expected one of 0, 1)")
+    assert "class index" not in str(err)
+
+
 def test_unknown_tag(tmp_path):
     path = tmp_path / "dev-xx-tag.tsv"
     path.write_text("Das\tDET\nHaus\tNOUNX\n")

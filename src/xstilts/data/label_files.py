@@ -14,6 +14,8 @@ Each reader returns what evaluate.py's reader returns (lines stripped, as there)
 line. Where evaluate.py would silently read nonsense or crash, these raise a
 :class:`~xstilts.errors.DataError` naming the file, the line or record, and the field: bytes that
 are not UTF-8, an empty file, bad JSON, a blank or multi-column line, an empty sentence.
+:func:`check_labels` rejects a label or tag outside the task's label set (evaluate.py would score
+it as a plain wrong answer), naming its line.
 
 Also here, for :func:`xstilts.metrics.bucc.bucc_eval`: the BUCC candidate file written by
 margin-based mining (:func:`read_bucc_candidates`) and a text/id file pair
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from xstilts.data.readers._io import Where, check_columns, load_json, read_lines
 from xstilts.errors import DataError
@@ -51,6 +53,27 @@ class LabelFile:
         if not self.lines:
             return None
         return self.lines[index] if index < len(self.lines) else self.n_lines + 1
+
+
+def check_labels(f: LabelFile, labels: Sequence[str] | None, field: str = "label") -> None:
+    """Every label of ``f`` — every tag of every sentence when ``field`` is ``"tag"`` — is in ``labels``.
+
+    The first one outside is a DataError naming its line (the item, ``label 3`` or
+    ``sentence 2, tag 1``, for in-memory data) and the value. ``labels=None``: no closed set.
+    """
+    if labels is None:
+        return
+    for i, item in enumerate(f.items):
+        for j, value in enumerate(item if field == "tag" else (item,)):
+            if value not in labels:
+                _item_where(f, i, j, field).label(value, labels, field)
+
+
+def _item_where(f: LabelFile, i: int, j: int, field: str) -> Where:
+    """Where item ``i`` (tag ``j`` of sentence ``i``) is: a sentence's tags are consecutive lines."""
+    if f.lines:
+        return Where(f.path, f.lines[i] + j)
+    return Where(f.path, record=f"sentence {i + 1}, tag {j + 1}" if field == "tag" else f"label {i + 1}")
 
 
 def read_labels(path: str | Path) -> LabelFile:

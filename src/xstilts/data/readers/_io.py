@@ -84,10 +84,22 @@ class Where:
         return value
 
     def label(self, value: str, labels: Sequence[str] | None, field: str = "label") -> str:
-        """``value`` if it belongs to the task's label set (any value when the task declares none)."""
+        """``value`` if it belongs to the task's label set (any value when the task declares none).
+
+        The one label-set check every reader uses, so an unknown label reads the same everywhere.
+        """
         if labels is not None and value not in labels:
-            raise self.error(f"unknown label {value!r} (expected one of {', '.join(labels)})", field)
+            raise self.error(f"unknown label {value!r} (expected one of {', '.join(labels)})"
+                             f"{_class_index_hint(value, labels)}", field)
         return value
+
+
+def _class_index_hint(value: object, labels: Sequence[str]) -> str:
+    """A hint when ``value`` looks like a class id in a task whose labels are names (0/1/2 for NLI)."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and not any(
+            label.isdigit() for label in labels):
+        return "; this looks like a class index, but the task's labels are names"
+    return ""
 
 
 def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -12,7 +12,8 @@ Where the hub's data is not the same as XTREME's files:
 
 * ``glue_mnli``/``glue_qqp``/``snli`` ids are the hub's row ``idx`` (files: ``pairID``/``id``);
   label ``-1`` (no label) gives ``None``, except in SNLI where it marks the no-consensus pairs,
-  which are excluded and counted as in the file reader;
+  which are excluded and counted as in the file reader; in every other schema ``-1`` (or any
+  label outside the task's label set) is an error;
 * ``glue_qqp``: the hub's ClassLabel names are ``not_duplicate``/``duplicate``; the task (and the
   GLUE TSV) spells them ``0``/``1`` — the class index;
 * ``xtreme_tatoeba``: the hub pairs are aligned (row i ↔ row i) rather than sorted, and its
@@ -63,12 +64,18 @@ class HubRows:
         feature = getattr(feature, "feature", feature)  # Sequence/List(ClassLabel) → ClassLabel
         return list(feature.names) if hasattr(feature, "names") else None
 
-    def label(self, value: Any, names: list[str] | None, where: Where, field: str) -> str | None:
-        """A label as its name: ClassLabel ints through ``names`` (``-1`` → ``None``), strings as is."""
+    def label(self, value: Any, names: list[str] | None, where: Where, field: str, *,
+              unlabelled: bool = False) -> str | None:
+        """A label as its name: ClassLabel ints through ``names``, strings as is; in the task's label set.
+
+        ``-1`` is the hub's "no label"; it gives ``None`` only where the schema uses it
+        (``unlabelled=True``: GLUE's test splits, SNLI's no-consensus pairs). Anywhere else (a tag,
+        an XTREME label) it is an unknown class index.
+        """
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise where.error(f"expected a class index or name, found {value!r}", field)
         if isinstance(value, int):
-            if value == -1:
+            if value == -1 and unlabelled:
                 return None
             if names is None or not 0 <= value < len(names):
                 raise where.error(f"class index {value} has no name in the dataset's features", field)
@@ -155,7 +162,7 @@ def map_snli(rows, hub: HubRows) -> Examples:
     out = Examples()
     for i, row in enumerate(rows):
         where = hub.where(f"row {i}")
-        label = hub.label(row["label"], names, where, "label")
+        label = hub.label(row["label"], names, where, "label", unlabelled=True)
         if label is None:
             out.exclude("label -1 (no annotator majority)")
             continue
@@ -170,13 +177,14 @@ def _pairs(rows, hub: HubRows, a: str, b: str, *, names) -> list[ClassificationE
     for row in rows:
         where = hub.where(str(row["idx"]))
         out.append(ClassificationExample(str(row["idx"]), _text(row, a, where), _text(row, b, where),
-                                         hub.label(row["label"], names, where, "label")))
+                                         hub.label(row["label"], names, where, "label", unlabelled=True)))
     return out
 
 
 @mapper("xtreme_xnli")
 def map_xtreme_xnli(rows, hub: HubRows) -> list[ClassificationExample]:
     """google/xtreme ``XNLI``: every language in one config; keep ``hub.language``'s rows."""
+    names = hub.class_names("gold_label")
     out = []
     for row in rows:
         if row["language"] != hub.language:
@@ -186,7 +194,7 @@ def map_xtreme_xnli(rows, hub: HubRows) -> list[ClassificationExample]:
         # XTREME's xnli_preprocess renames the MT data's "contradictory"; do the same.
         label = "contradiction" if row["gold_label"] == "contradictory" else row["gold_label"]
         out.append(ClassificationExample(ex_id, _text(row, "sentence1", where), _text(row, "sentence2", where),
-                                         hub.label(label, None, where, "gold_label")))
+                                         hub.label(label, names, where, "gold_label")))
     return out
 
 
