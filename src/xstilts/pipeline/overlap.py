@@ -1,0 +1,159 @@
+"""Train/test contamination guard: no example a model trains or selects on may be one it is scored on.
+
+XQuAD is a translation of 240 paragraphs of SQuAD v1.1 dev (its ids are SQuAD's), SQuAD v2.0 dev
+shares articles with v1.1 dev, and a config that trains on "the first 800 SQuAD-dev questions" and
+scores XQuAD silently measures memory, not transfer. Before any training phase runs, the runner
+fingerprints that phase's English train and dev examples and the examples of every later
+evaluation phase and compares them (:func:`find_overlaps`).
+
+A fingerprint key is either
+
+* an **id** that names the example in its source (SQuAD/XQuAD/MLQA ids, ANLI uids, MNLI pairIDs):
+  translations keep them, so they catch XQuAD-de against SQuAD-en. Ids that xstilts readers make
+  from a position (``dev-en-12``, ``test-3``, all-digit line numbers) mean nothing across files
+  and are left out; or
+* the **normalised text** of the part an example is built around: a QA context, an NLI premise,
+  a multiple-choice context + question, a tagged sentence, a retrieval sentence (NFKC, case-folded,
+  whitespace collapsed) — same-language reuse under other ids. Texts shorter than
+  :data:`MIN_TEXT_CHARS` are left out: short sentences recur on their own (UD English EWT has
+  "Thanks ." and "what do you think ?" in train and test), and are no evidence of a shared source.
+
+Pure functions over example objects; the runner decides what to load and what to do on overlap.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+from xstilts.data.examples import (
+    ClassificationExample, MultipleChoiceExample, QAExample, RetrievalExample, TaggingExample, TextExample,
+)
+
+# Ids built from a position by xstilts' readers: "<split>-<lang>-<n>", "<split>-<n>", "<n>".
+_POSITIONAL = re.compile(r"(?:[A-Za-z_]+-)?(?:[A-Za-z_]+-)?\d+")
+FIRST_IDS = 5  # how many overlapping ids an error or a record names
+MIN_TEXT_CHARS = 64
+
+
+def normalise(text: str) -> str:
+    """NFKC, case-folded, runs of whitespace as one space, stripped."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _texts(example) -> Iterable[str]:
+    if isinstance(example, QAExample):
+        yield example.context
+    elif isinstance(example, ClassificationExample):
+        yield example.text_a
+    elif isinstance(example, MultipleChoiceExample):
+        yield f"{example.context} {example.question}"
+    elif isinstance(example, TaggingExample):
+        yield " ".join(example.tokens)
+    elif isinstance(example, RetrievalExample):
+        yield from (s.text for s in (*example.source, *example.target))
+    elif isinstance(example, TextExample):
+        yield example.text
+    else:
+        raise TypeError(f"no fingerprint for {type(example).__name__}")
+
+
+def fingerprints(examples: Sequence) -> dict[str, str]:
+    """Fingerprint key → the id of the first example that has it."""
+    out: dict[str, str] = {}
+    for ex in examples:
+        if not isinstance(ex, RetrievalExample) and not _POSITIONAL.fullmatch(ex.id):
+            out.setdefault(f"id:{ex.id}", ex.id)
+        for text in _texts(ex):
+            if len(key := normalise(text)) >= MIN_TEXT_CHARS:
+                out.setdefault(f"text:{key}", ex.id)
+    return out
+
+
+@dataclass(frozen=True)
+class Overlap:
+    """Examples of ``evaluated`` that share a fingerprint with examples of ``trained``."""
+
+    trained: str       # e.g. "squad_v1/dev[0:800] (xquad train)"
+    evaluated: str     # e.g. "xquad/test-de"
+    count: int         # evaluation examples with at least one shared key
+    total: int         # evaluation examples compared
+    first_ids: tuple[str, ...]
+
+    def describe(self) -> str:
+        return (f"{self.trained} and {self.evaluated} share {self.count} of {self.total} examples "
+                f"(first ids: {', '.join(self.first_ids)})")
+
+    def as_dict(self) -> dict:
+        return {"trained": self.trained, "evaluated": self.evaluated, "count": self.count, "total": self.total,
+                "first_ids": list(self.first_ids)}
+
+
+def find_overlaps(trained: Sequence[tuple[str, Sequence]], evaluated: Sequence[tuple[str, Sequence]]) -> list[Overlap]:
+    """Every (training set, evaluation set) pair that shares examples, in the given order.
+
+    Counts evaluation examples (what a reader of the score cares about): one whose id or text is
+    among the training set's keys counts once, however many keys match.
+    """
+    out = []
+    train_keys = [(label, set(fingerprints(examples))) for label, examples in trained]
+    for eval_label, examples in evaluated:
+        per_example = [(ex.id, set(fingerprints([ex]))) for ex in examples]
+        for train_label, keys in train_keys:
+            hits = [ex_id for ex_id, mine in per_example if mine & keys]
+            if hits:
+                out.append(Overlap(train_label, eval_label, len(hits), len(examples), tuple(hits[:FIRST_IDS])))
+    return out
+
+
+def without(examples: Sequence, others: Sequence) -> list:
+    """``examples`` minus those sharing a fingerprint with any of ``others`` (a disjoint slice)."""
+    keys = set(fingerprints(others))
+    return [ex for ex in examples if not set(fingerprints([ex])) & keys]
+
+
+def check_experiment(config, english: Callable, evaluated: Callable, languages: Callable) -> dict[int, list[Overlap]]:
+    """Overlaps per training phase index of ``config``: its English train and dev examples against
+    the examples of every later ``zero_shot_eval`` and ``retrieval_eval`` phase.
+
+    The runner passes its own data access, so the guard sees exactly what the run reads:
+    ``english(task, role, limit) -> (label, examples)`` — a task's English train/dev examples as
+    the phase trains and selects on them; ``evaluated(task, split, language, limit) -> examples``;
+    ``languages(task, split, requested) -> [language, ...]``.
+    """
+    from xstilts.tasks import get_task
+
+    cache: dict[tuple, list] = {}
+
+    def eval_sets(task, splits, requested, limit):
+        for split in (s for s in splits if s in task.splits):
+            for lang in languages(task, split, requested):
+                key = (task.name, split, lang, limit)
+                if key not in cache:
+                    cache[key] = evaluated(task, split, lang, limit)
+                yield f"{task.name}/{split}-{lang}", cache[key]
+
+    out: dict[int, list[Overlap]] = {}
+    for i, phase in enumerate(config.phases):
+        if phase.kind not in ("intermediate", "target"):
+            continue
+        args = phase.effective_training() if phase.kind == "intermediate" else phase.training
+        trained = []
+        for task in map(get_task, phase.tasks if phase.kind == "intermediate" else [phase.task]):
+            for role, limit in (("train", args.max_train_examples), ("dev", args.max_eval_examples)):
+                label, examples = english(task, role, limit)
+                trained.append((f"{label} ({task.name} {role})", examples))
+        later = []
+        for j in range(i + 1, len(config.phases)):
+            p = config.phases[j]
+            if p.kind == "zero_shot_eval":
+                target = next(q.task for q in reversed(config.phases[:j]) if q.kind == "target")
+                later += eval_sets(get_task(target), p.splits, p.languages, p.max_examples)
+            elif p.kind == "retrieval_eval":
+                for task in map(get_task, p.tasks):
+                    later += eval_sets(task, p.splits, p.languages, None)
+        if found := find_overlaps(trained, later):
+            out[i] = found
+    return out

@@ -1,0 +1,59 @@
+"""The train/test contamination guard: fingerprints, overlaps and disjoint slices on real data."""
+
+from __future__ import annotations
+
+from xstilts.data.examples import Answer, ClassificationExample, QAExample, TaggingExample
+from xstilts.data.loading import load_examples
+from xstilts.pipeline.overlap import MIN_TEXT_CHARS, find_overlaps, fingerprints, normalise, without
+
+LONG = "The Normans were the people who in the 10th and 11th centuries gave their name to Normandy."
+
+
+def test_squad_dev_head_overlaps_xquad_in_every_language(data_dir):
+    # The old mini config trained on SQuAD dev[:800] and scored XQuAD[:300]: 74 shared questions,
+    # found by id in translations (their contexts differ) and by id and context in English.
+    squad = load_examples("squad_v1", "dev", "en", data_dir=data_dir)[:800]
+    for lang in ("en", "de", "zh"):
+        xquad = load_examples("xquad", "test", lang, data_dir=data_dir)[:300]
+        (o,) = find_overlaps([("squad", squad)], [(f"xquad-{lang}", xquad)])
+        assert (o.count, o.total) == (74, 300)
+        assert o.first_ids[0] == "56beb4343aeaaa14008c925b"
+        assert "share 74 of 300 examples" in o.describe()
+
+
+def test_without_xquad_squad_dev_is_disjoint_and_keeps_the_rest(data_dir):
+    squad = load_examples("squad_v1", "dev", "en", data_dir=data_dir)
+    xquad = load_examples("xquad", "test", "en", data_dir=data_dir)
+    rest = without(squad, xquad)
+    assert len(rest) == len(squad) - len(xquad) == 9380  # XQuAD's 1,190 questions, nothing else
+    assert find_overlaps([("rest", rest)], [("xquad", load_examples("xquad", "test", "de", data_dir=data_dir))]) == []
+
+
+def test_same_text_under_another_id_is_found():
+    train = [QAExample("a1", "Who?", LONG, (Answer("Normans", 4),))]
+    test = [QAExample("zz-9", "Who were they?", "  " + LONG.upper().replace(" ", "\n"), ())]
+    (o,) = find_overlaps([("train", train)], [("test", test)])
+    assert o.first_ids == ("zz-9",)
+    assert normalise("ＡＢ  c\td") == "ab c d"  # NFKC, case-folded, whitespace collapsed
+
+
+def test_positional_ids_and_short_texts_are_no_evidence():
+    # Reader-made ids ("dev-en-3") and short sentences recur without a shared source.
+    a = [ClassificationExample("dev-en-3", "Thanks .", "x", "entailment"),
+         TaggingExample("7", ("Thank", "you", "."), ("VERB", "PRON", "PUNCT"))]
+    b = [ClassificationExample("dev-en-3", "Thanks .", "y", "neutral"),
+         TaggingExample("7", ("Thank", "you", "."), ("VERB", "PRON", "PUNCT"))]
+    assert fingerprints(a) == {} and find_overlaps([("a", a)], [("b", b)]) == []
+    # A source id counts whatever the text; a long premise counts whatever the id.
+    assert find_overlaps([("a", [ClassificationExample("uid-17a", "x", "y", "neutral")])],
+                         [("b", [ClassificationExample("uid-17a", "z", "w", "neutral")])])
+    premise = "p" * MIN_TEXT_CHARS
+    assert find_overlaps([("a", [ClassificationExample("test-de-1", premise, "h1", "neutral")])],
+                         [("b", [ClassificationExample("dev-en-2", premise, "h2", "neutral")])])
+
+
+def test_udpos_english_train_and_test_share_no_long_sentence(data_dir):
+    # EWT repeats "Thanks ." in train and test; the guard must not refuse every English UD-POS run.
+    train = load_examples("udpos", "train", "en", data_dir=data_dir)
+    test = load_examples("udpos", "test", "en", data_dir=data_dir)
+    assert find_overlaps([("train", train)], [("test", test)]) == []
