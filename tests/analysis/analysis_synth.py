@@ -39,14 +39,18 @@ def example_rows(
     split: str = "test",
     rng_seed: int = 0,
     n_multi_window: int | None = None,
+    noise_seed: int | None = None,
 ) -> list[dict]:
     """Rows for the baseline and one condition per max length, per language and seed.
 
     ``seed_shift[seed]`` adds that many accuracy points to every *condition* run of that seed
     (a seed-level effect the hierarchical bootstrap must see). ``n_multi_window`` limits the
-    ``long:multi_window`` bucket to that many of the long examples.
+    ``long:multi_window`` bucket to that many of the long examples. ``noise_seed`` draws the runs'
+    noise from its own generator: the same ``rng_seed`` then keeps the examples (and their
+    difficulty) while the runs differ, as runs of several intermediate tasks on one test set do.
     """
     rng = np.random.default_rng(rng_seed)
+    noise_rng = rng if noise_seed is None else np.random.default_rng([rng_seed, noise_seed])
     rows = []
     conditions = [((), None)] + [(tuple(intermediate), L) for L in max_lens]
     for language in languages:
@@ -68,7 +72,7 @@ def example_rows(
                 else:
                     g_long = g_short = shift = 0.0
                 p = base_accuracy + (np.where(is_long, g_long, g_short) + shift) / 100
-                correct = (u + noise * rng.standard_normal(n)) < p
+                correct = (u + noise * noise_rng.standard_normal(n)) < p
                 run_id = f"{target}-{'+'.join(inter) or 'none'}-{max_len}-s{seed}"
                 for i in range(n):
                     rows.append({
@@ -79,4 +83,16 @@ def example_rows(
                         "length": 500 if is_long[i] else 100, "buckets": buckets[i],
                         "stats": {"correct": int(correct[i])},
                     })
+    return rows
+
+
+def family_rows(slopes: dict, *, rng_seed: int = 0, **options) -> list[dict]:
+    """One baseline and one intermediate task set per entry of ``slopes`` (name → planted slope on
+    long documents, none on short ones) on the same examples, each set's runs with their own noise:
+    the tests one answer makes, which share the baseline. ``options`` go to :func:`example_rows`."""
+    rows = []
+    for k, (name, slope) in enumerate(slopes.items()):
+        part = example_rows(intermediate=(name,), slope_long=slope, slope_short=0.0, rng_seed=rng_seed,
+                            noise_seed=k, **options)
+        rows += [r for r in part if r["intermediate"] or k == 0]  # the baseline once (its noise: set 0's)
     return rows

@@ -209,7 +209,9 @@ def _resample_counts(rng: np.random.Generator, rows: int, m: int) -> np.ndarray:
 @dataclass
 class GainDraws:
     """Per unit × slot × bucket: ``gain`` and ``level`` (slot 0 = baseline) point estimates (mean
-    over seeds), ``replicates[r, unit, slot, bucket]`` of the gain, and bucket ``sizes``."""
+    over seeds), ``replicates[r, unit, slot, bucket]`` of the gain, bucket ``sizes``, and
+    ``gain_by_seed[seed, unit, slot, bucket]`` (the point gain of each seed alone, whose mean over
+    seeds is ``gain``: the seed-to-seed spread the report states)."""
 
     units: list[UnitArrays]
     buckets: list[str]
@@ -217,6 +219,7 @@ class GainDraws:
     level: np.ndarray
     replicates: np.ndarray
     sizes: np.ndarray
+    gain_by_seed: np.ndarray
 
 
 def resample_gains(units: Sequence[UnitArrays], buckets: Sequence[str], *, n_resamples: int = DEFAULT_RESAMPLES,
@@ -229,14 +232,16 @@ def resample_gains(units: Sequence[UnitArrays], buckets: Sequence[str], *, n_res
     n_seeds = units[0].stats.shape[1]
     seed_draws = rng.integers(0, n_seeds, size=(n_resamples, n_seeds))
     rows = n_resamples if seed_design == "crossed" or n_seeds == 1 else n_resamples * n_seeds
-    gains, levels, reps, sizes = [], [], [], []
+    gains, levels, reps, sizes, by_seed = [], [], [], [], []
     for u in units:
         n_slots, n_s, n, k = u.stats.shape
         flat = u.stats.transpose(2, 0, 1, 3).reshape(n, n_slots * n_s * k)
         masks = u.masks.astype(np.float64)
         with np.errstate(invalid="ignore", divide="ignore"):
             level = _main_from_sums(u.metric, (masks @ flat).reshape(len(buckets), n_slots, n_s, k))
-        gains.append((level[:, 1:] - level[:, :1]).mean(axis=-1).T)  # (slot, bucket)
+        per_seed = level[:, 1:] - level[:, :1]  # (bucket, slot, seed)
+        by_seed.append(per_seed.transpose(2, 1, 0))
+        gains.append(per_seed.mean(axis=-1).T)  # (slot, bucket)
         levels.append(level.mean(axis=-1).T)
         sizes.append(u.masks.sum(axis=1))
 
@@ -262,7 +267,7 @@ def resample_gains(units: Sequence[UnitArrays], buckets: Sequence[str], *, n_res
             picked = np.moveaxis(picked, 1, -1)
         reps.append(picked.mean(axis=-1).transpose(0, 2, 1))  # (r, slot, bucket)
     return GainDraws(list(units), list(buckets), np.stack(gains), np.stack(levels),
-                     np.stack(reps, axis=1), np.stack(sizes))
+                     np.stack(reps, axis=1), np.stack(sizes), np.stack(by_seed, axis=1))
 
 
 def language_average(values: np.ndarray, defined: np.ndarray, groups: Sequence[Sequence[int]]) -> np.ndarray:
@@ -310,9 +315,11 @@ def bootstrap_gains(
     Rows carry the condition fields, ``task``, ``language`` (``"avg"`` for the mean over the
     languages of a condition × task × split, with ``n_languages``), ``split``, ``bucket``,
     ``value``/``baseline`` (main metric, mean over seeds), ``gain``, ``ci_low``, ``ci_high``,
-    ``n`` (examples in the bucket), ``seeds`` and ``unpaired`` (examples left out because some
-    cell lacks them). Units with an empty bucket get no row for it. Seeds are those every cell of
-    the condition (all its languages) and its baseline share.
+    ``n`` (examples in the bucket), ``seeds``, ``unpaired`` (examples left out because some
+    cell lacks them) and ``p_value`` (two-sided bootstrap p of "gain = 0", unadjusted: whoever
+    marks several rows as significant adjusts over them, :func:`xstilts.analysis.multiplicity.holm`).
+    Units with an empty bucket get no row for it. Seeds are those every cell of the condition (all
+    its languages) and its baseline share.
     """
     table = example_rows if isinstance(example_rows, ExampleTable) else ExampleTable(example_rows, phase=phase)
     out: list[dict] = []
@@ -349,6 +356,7 @@ def _gain_rows(cond: Condition, split: str, draws: GainDraws, seeds: list, confi
                          "bucket": bucket, "metric": "main", "value": float(draws.level[u, 1, b]),
                          "baseline": float(draws.level[u, 0, b]), "gain": float(draws.gain[u, 0, b]),
                          "ci_low": float(low[u, 0, b]), "ci_high": float(high[u, 0, b]),
+                         "p_value": bootstrap_p_value(draws.replicates[:, u, 0, b]),
                          "n": int(draws.sizes[u, b]), "seeds": list(seeds), "unpaired": unit.unpaired})
     if not average_languages:
         return rows
@@ -369,6 +377,7 @@ def _gain_rows(cond: Condition, split: str, draws: GainDraws, seeds: list, confi
             rows.append({**cond.fields(), "task": task, "language": AVERAGE, "split": split, "bucket": bucket,
                          "metric": "main", "value": float(level[1, b]), "baseline": float(level[0, b]),
                          "gain": float(gain[0, b]), "ci_low": float(a_low[0, b]), "ci_high": float(a_high[0, b]),
+                         "p_value": bootstrap_p_value(reps[:, 0, b]),
                          "n": int(sum(draws.sizes[u, b] for u in members)), "seeds": list(seeds),
                          "n_languages": len(langs), "languages": langs})
     return rows

@@ -54,11 +54,13 @@ class Trend:
     n_examples: int              # examples in the bucket, summed over units
     languages: tuple[str, ...]   # "target/language" of the units that have the bucket
     seeds: tuple
+    slope_by_seed: tuple[float, ...] = ()  # the slope of each seed alone (their mean is ``slope.value``)
 
 
 @dataclass(frozen=True)
 class Interaction:
-    """slope(long) − slope(short), with its interval and two-sided bootstrap p-value."""
+    """slope(long) − slope(short), with its interval, two-sided bootstrap p-value (unadjusted) and
+    the difference of each seed alone."""
 
     long: Trend
     short: Trend
@@ -68,6 +70,7 @@ class Interaction:
     confidence: float
     seed_design: str
     dropped_units: tuple[str, ...] = ()  # units without every max length (or the baseline)
+    difference_by_seed: tuple[float, ...] = ()
 
 
 def slope_weights(max_lens: Sequence[int]) -> np.ndarray:
@@ -169,21 +172,24 @@ def _draws(table: ExampleTable, design: _Design, buckets: list[str], *, n_resamp
     return resample_gains(units, buckets, n_resamples=n_resamples, rng=rng, seed_design=seed_design)
 
 
-def _averaged(draws: GainDraws) -> tuple[np.ndarray, np.ndarray]:
-    """XTREME-averaged gains: point ``[slot, bucket]`` and replicates ``[r, slot, bucket]``."""
+def _averaged(draws: GainDraws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """XTREME-averaged gains: point ``[slot, bucket]``, replicates ``[r, slot, bucket]`` and each
+    seed's point ``[seed, slot, bucket]``."""
     groups: dict[tuple, list[int]] = {}
     for u, unit in enumerate(draws.units):
         groups.setdefault((unit.key.target, unit.key.task), []).append(u)
     defined = draws.sizes > 0
-    return (language_average(draws.gain, defined, list(groups.values())),
-            language_average(draws.replicates, defined, list(groups.values())))
+    return tuple(language_average(values, defined, list(groups.values()))
+                 for values in (draws.gain, draws.replicates, draws.gain_by_seed))
 
 
-def _trends(draws: GainDraws, design: _Design, confidence: float) -> tuple[list[Trend], np.ndarray]:
-    point, reps = _averaged(draws)
+def _trends(draws: GainDraws, design: _Design, confidence: float) -> tuple[list[Trend], np.ndarray, np.ndarray]:
+    """The trend of every bucket, the slope replicates ``[r, bucket]`` and per-seed slopes ``[seed, bucket]``."""
+    point, reps, by_seed = _averaged(draws)
     w = slope_weights(design.max_lens)
     slope_point = w @ point              # (bucket,)
     slope_reps = np.einsum("c,rcb->rb", w, reps)
+    slope_seeds = np.einsum("c,scb->sb", w, by_seed)
     trends = []
     for b, bucket in enumerate(draws.buckets):
         have = draws.sizes[:, b] > 0
@@ -194,8 +200,8 @@ def _trends(draws: GainDraws, design: _Design, confidence: float) -> tuple[list[
             slope=estimate(slope_point[b], slope_reps[:, b], confidence),
             n_examples=int(draws.sizes[:, b].sum()),
             languages=tuple(f"{u.key.target}/{u.key.language}" for u, h in zip(draws.units, have) if h),
-            seeds=tuple(design.seeds)))
-    return trends, slope_reps
+            seeds=tuple(design.seeds), slope_by_seed=tuple(float(x) for x in slope_seeds[:, b])))
+    return trends, slope_reps, slope_seeds
 
 
 def _table(example_rows, phase) -> ExampleTable:
@@ -247,7 +253,9 @@ def interaction_test(
 
     Returns both trends and slope(long) − slope(short) with its percentile interval and the
     two-sided bootstrap p-value (:func:`xstilts.analysis.bootstrap.bootstrap_p_value`), all from
-    one joint resampling. Bucket defaults and the choice rule are in the module docstring.
+    one joint resampling, and the difference of each seed alone. The p-value is not adjusted for
+    other tests: :func:`xstilts.analysis.answer.answer_family` does that over the answer's tests.
+    Bucket defaults and the choice rule are in the module docstring.
     """
     table = _table(example_rows, phase)
     design = _design(table, intermediate=intermediate, targets=targets, split=split, languages=languages)
@@ -270,11 +278,12 @@ def interaction_test(
     units = [replace(u, masks=u.masks[pick]) for u in aligned]
     draws = _draws(table, design, [long_name, short_name], units=units, n_resamples=n_resamples, seed=seed,
                    seed_design=seed_design)
-    (long_t, short_t), slope_reps = _trends(draws, design, confidence)
+    (long_t, short_t), slope_reps, slope_seeds = _trends(draws, design, confidence)
     diff_reps = slope_reps[:, 0] - slope_reps[:, 1]
     difference = estimate(long_t.slope.value - short_t.slope.value, diff_reps, confidence)
     return Interaction(long_t, short_t, difference, bootstrap_p_value(diff_reps), n_resamples, confidence,
-                       seed_design, tuple(f"{k.target}/{k.language}" for k in design.dropped))
+                       seed_design, tuple(f"{k.target}/{k.language}" for k in design.dropped),
+                       tuple(float(x) for x in slope_seeds[:, 0] - slope_seeds[:, 1]))
 
 
 __all__ = [
