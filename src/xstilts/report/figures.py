@@ -3,12 +3,20 @@
 Every function takes plain numbers and returns a :class:`matplotlib.figure.Figure`;
 :func:`save_figure` writes it as PNG and SVG with fixed metadata and hash salt, so the same
 numbers give byte-identical files.
+
+Sizes are chosen for the page: the HTML shows a figure at :data:`PX_PER_INCH` CSS pixels per inch,
+so 10 pt text is as large as the tables' text, and no figure is wider than the page's text column
+(:data:`MAX_WIDTH`), where the browser would shrink it and its text with it. Everything is laid out
+by constrained layout inside the figure's fixed size (no ``bbox_inches="tight"``, which would change
+the size the HTML was told).
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -16,18 +24,20 @@ from typing import Sequence
 import matplotlib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.artist import Artist
 from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FixedLocator, NullLocator
 
 RC = {
-    "font.size": 10,
-    "axes.titlesize": 10.5,
-    "axes.labelsize": 10,
-    "xtick.labelsize": 9,
-    "ytick.labelsize": 9,
-    "legend.fontsize": 9,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": False,
@@ -36,7 +46,10 @@ RC = {
     "path.simplify": False,
     "figure.dpi": 100,
 }
-PNG_DPI = 150
+PNG_DPI = 150      # 1.5 image pixels per CSS pixel: sharp on high-density screens
+PX_PER_INCH = 100  # CSS pixels per figure inch in the HTML: 10 pt = 13.9 px, the tables' 0.88rem
+MAX_WIDTH = 11.0   # inches: the page's text column is 1116 CSS px (html.CSS, main)
+MIN_FONT = 8.0     # points: no text smaller (heatmap values in the widest heatmaps)
 DIVERGING = "RdBu"
 BUCKET_COLORS = {
     "all": "#222222",
@@ -78,7 +91,7 @@ def save_figure(fig: Figure, directory: Path, name: str, caption: str, alt: str)
         fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": None})
     (directory / f"{name}.png").write_bytes(png.getvalue())
     (directory / f"{name}.svg").write_bytes(svg.getvalue())
-    width = int(round(fig.get_figwidth() * 100))
+    width = int(round(fig.get_figwidth() * PX_PER_INCH))
     return SavedFigure(name, caption, png.getvalue(), width, alt)
 
 
@@ -87,9 +100,63 @@ def _text_color(rgba) -> str:
     return "black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.55 else "white"
 
 
-def _label_width(labels: Sequence[str], fontsize: float = 9) -> float:
-    """Inches a column of tick labels needs (roughly)."""
-    return 0.3 + 0.55 * fontsize / 72 * max((len(s) for s in labels), default=4)
+@functools.cache
+def _renderer():
+    return FigureCanvasAgg(Figure(dpi=100)).get_renderer()
+
+
+def _inches(text: str, fontsize: float) -> float:
+    """How wide ``text`` (its widest line) is at ``fontsize`` points, as Agg draws it."""
+    renderer, font = _renderer(), FontProperties(size=fontsize)
+    return max(renderer.get_text_width_height_descent(line, font, ismath=False)[0]
+               for line in text.split("\n")) / renderer.dpi
+
+
+def _label_width(labels: Sequence[str], fontsize: float) -> float:
+    """Inches a column of tick labels takes, with the tick pad."""
+    return 0.15 + max((_inches(s, fontsize) for s in labels), default=0.3)
+
+
+def _wrap(text: str, width: float, fontsize: float) -> str:
+    """``text`` in lines at most ``width`` inches wide, broken after spaces, '+', '/', '=' or '-'
+    (condition names like "squad_v1+hellaswag-L512-equal_tokens" have no spaces)."""
+    lines = [""]
+    for piece in re.split(r"(?<=[ +/=-])", text):
+        if lines[-1] and _inches((lines[-1] + piece).rstrip(), fontsize) > width:
+            lines.append(piece)
+        else:
+            lines[-1] += piece
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _font_size(key: str) -> float:
+    return FontProperties(size=matplotlib.rcParams[key]).get_size_in_points()
+
+
+def _figure_legend(fig: Figure, handles: dict[str, Artist]) -> None:
+    """One legend for all panels, below them, in as many balanced columns as fit the figure's width
+    (constrained layout reserves its height but not its width: a wider legend is cut off at both
+    edges); the figure grows by the legend's height, so the panels keep theirs."""
+    if not handles:
+        return
+    renderer = fig.canvas.get_renderer()
+    labels = [_wrap(label, fig.get_figwidth() - 1.0, _font_size("legend.fontsize")) for label in handles]
+    room = fig.bbox.width - 0.2 * fig.dpi
+
+    def place(ncols: int):
+        return fig.legend(list(handles.values()), labels, loc="outside lower center", ncols=ncols, frameon=False)
+
+    fits = 1
+    for ncols in range(len(labels), 1, -1):
+        legend = place(ncols)
+        wide = legend.get_window_extent(renderer).width
+        legend.remove()
+        if wide <= room:
+            fits = ncols
+            break
+    rows = math.ceil(len(labels) / fits)
+    legend = place(math.ceil(len(labels) / rows))  # 6 entries that fit 5 a row: 3 + 3, not 5 + 1
+    fig.set_figheight(fig.get_figheight() + legend.get_window_extent(renderer).height / fig.dpi)
 
 
 def symmetric_limit(values: Sequence[float], floor: float = 0.5) -> float:
@@ -128,23 +195,34 @@ def count_heatmap(panel: HeatmapPanel, *, colorbar_label: str) -> Figure:
 
 
 def _heatmaps(panels, *, norm, cmap, colorbar_label, fmt) -> Figure:
-    cell_w, cell_h = 0.62, 0.34
-    label_w = _label_width([r for p in panels for r in p.rows])
-    max_cols = max(len(p.columns) for p in panels)
-    col_label_h = max(0.35, 0.065 * max(len(c) for p in panels for c in p.columns))
-    heights = [cell_h * len(p.rows) + col_label_h + 0.35 for p in panels]
-    width = min(15.0, max(6.0, label_w + cell_w * max_cols + 1.3))
-    fig = new_figure(width, sum(heights) + 0.2)
-    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     colormap = matplotlib.colormaps[cmap].with_extremes(bad="#eeeeee")
+    texts = [[_cell_text(p, i, j, fmt) for j in range(len(p.columns))] for p in panels for i in range(len(p.rows))]
+    tick_size = _font_size("xtick.labelsize")
+    label_w = _label_width([r for p in panels for r in p.rows], tick_size)
+    max_cols = max(len(p.columns) for p in panels)
+    colorbar_w = 1.2
+    # cells as wide as the page allows, at most 0.62 in, at least as wide as the widest value at
+    # MIN_FONT; the values' font follows the cell width
+    widest = max((_inches(t, 10.0) for row in texts for t in row), default=0.1) / 0.9  # at 10 pt, with a margin
+    cell_w = max(widest * MIN_FONT / 10, min(0.62, (MAX_WIDTH - label_w - colorbar_w) / max_cols))
+    fontsize = max(MIN_FONT, min(10.0, 10 * cell_w / widest))
+    longest = max(_inches(c, tick_size) for p in panels for c in p.columns)
+    rotate = longest > 0.9 * cell_w
+    col_label_h = 0.3 + (0.6 * longest if rotate else 0.0)  # rotated 35°: sin 35° ≈ 0.57
+    n_rows = sum(len(p.rows) for p in panels)
+    cell_h = max(0.34, 1.3 / n_rows)  # the colorbar (as tall as the cells) needs room for its label
+    heights = [cell_h * len(p.rows) + col_label_h + 0.4 for p in panels]
+    fig = new_figure(max(6.0, label_w + cell_w * max_cols + colorbar_w), sum(heights) + 0.2)
+    axes = fig.subplots(len(panels), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     image = None
-    fontsize = 9 if max_cols <= 12 else 7.5
+    row = 0
     for ax, p in zip(axes, panels):
         data = np.ma.masked_invalid(np.asarray(p.values, dtype=float))
         image = ax.imshow(data, cmap=colormap, norm=norm, aspect="auto", interpolation="nearest")
-        ax.set_title(p.title, loc="left")
-        ax.set_xticks(range(len(p.columns)), p.columns, rotation=35 if col_label_h > 0.4 else 0,
-                      ha="right" if col_label_h > 0.4 else "center", rotation_mode="anchor")
+        ax.set_title(_wrap(p.title, fig.get_figwidth() - label_w - colorbar_w, _font_size("axes.titlesize")),
+                     loc="left")
+        ax.set_xticks(range(len(p.columns)), p.columns, rotation=35 if rotate else 0,
+                      ha="right" if rotate else "center", rotation_mode="anchor")
         ax.set_yticks(range(len(p.rows)), p.rows)
         ax.tick_params(length=0)
         for spine in ax.spines.values():
@@ -156,18 +234,23 @@ def _heatmaps(panels, *, norm, cmap, colorbar_label, fmt) -> Figure:
         for i in range(len(p.rows)):
             for j in range(len(p.columns)):
                 v = p.values[i, j]
-                if p.text is not None:
-                    label = p.text[i][j]
-                elif not np.isfinite(v):
-                    label = "–"
-                else:
-                    label = fmt(v) + ("*" if p.marks is not None and p.marks[i, j] else "")
                 color = "#555555" if not np.isfinite(v) else _text_color(colormap(norm(v)))
-                ax.text(j, i, label, ha="center", va="center", fontsize=fontsize, color=color)
+                ax.text(j, i, texts[row + i][j], ha="center", va="center", fontsize=fontsize, color=color)
+        row += len(p.rows)
     fig.get_layout_engine().set(h_pad=0.12)
-    fig.colorbar(image, ax=list(axes), label=colorbar_label, pad=0.02,
+    fig.colorbar(image, ax=list(axes), label=_wrap(colorbar_label, cell_h * n_rows, _font_size("axes.labelsize")),
+                 pad=0.02,
                  aspect=min(60.0, max(8.0, sum(heights) / 0.2)))
     return fig
+
+
+def _cell_text(p: HeatmapPanel, i: int, j: int, fmt) -> str:
+    if p.text is not None:
+        return p.text[i][j]
+    v = p.values[i, j]
+    if not np.isfinite(v):
+        return "–"
+    return fmt(v) + ("*" if p.marks is not None and p.marks[i, j] else "")
 
 
 # ---------------------------------------------------------------- gain vs max length
@@ -209,77 +292,75 @@ def _log2_axis(ax, max_lens: Sequence[int]) -> None:
     ax.set_xlim(lo / 2 ** 0.25, hi * 2 ** 0.25)
 
 
-def _panel_grid(n: int, columns: int, extra_height: float):
-    """A figure with ``n`` panels in rows of ``columns`` (unused slots hidden); returns (fig, axes, ncols)."""
+def _line_panels(panels: Sequence[TrendPanel], *, ylabel: str, columns: int, draw) -> Figure:
+    """Panels of lines against the intermediate max length (log2 axis) in rows of ``columns``, the
+    x label under each bottom panel, the y label left of each row, one legend below all.
+
+    ``draw(ax, k, panel)`` draws panel ``k`` and returns its ``{label: handle}`` for the legend.
+    """
+    n = len(panels)
     ncols = min(columns, n)
     nrows = math.ceil(n / ncols)
-    fig = new_figure(max(5.0, 3.7 * ncols), 3.0 * nrows + extra_height)
+    panel_w = min(3.7, MAX_WIDTH / ncols)
+    fig = new_figure(max(5.0, panel_w * ncols), 3.0 * nrows + 0.3)
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[n:]:
         ax.set_visible(False)
-    return fig, axes[:n], ncols
+    handles: dict[str, Artist] = {}
+    for k, (ax, p) in enumerate(zip(axes, panels)):
+        # a title starts at the axes' left edge, right of the tick labels
+        ax.set_title(_wrap(p.title, panel_w - 0.7, _font_size("axes.titlesize")), loc="left")
+        if p.message:
+            ax.text(0.5, 0.5, _wrap(p.message, panel_w - 0.8, _font_size("font.size")), ha="center", va="center",
+                    transform=ax.transAxes, color="#555555")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        for label, handle in draw(ax, k, p).items():
+            handles.setdefault(label, handle)
+        _log2_axis(ax, p.max_lens)
+        if k + ncols >= n:  # nothing below: label the x axis (the captions say it is log2)
+            ax.set_xlabel(_wrap("intermediate max length (tokens)", panel_w - 0.7, _font_size("axes.labelsize")))
+        if k % ncols == 0:
+            ax.set_ylabel(ylabel)
+        ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
+    _figure_legend(fig, handles)
+    return fig
 
 
 def trend_grid(panels: Sequence[TrendPanel], *, ylabel: str, columns: int = 3) -> Figure:
-    """Gain vs intermediate max length (log2 axis), one line (with CI band) per bucket, per panel."""
+    """Gain vs intermediate max length (log2 axis), one line (with CI band) per bucket, per panel,
+    in rows of ``columns`` panels; ``columns=1`` (one panel per row) lays the panels side by side
+    instead, up to three a row, as one tall column of them leaves the page's width empty."""
+    def draw(ax, k, p):
+        handles = {}
+        ax.axhline(0, color="#888888", linewidth=0.8, zorder=0)
+        for i, line in enumerate(p.lines):
+            style = _line_style(line.key, i)
+            (handles[line.label],) = ax.plot(p.max_lens, line.values, label=line.label, **style)
+            if line.lows is not None and line.highs is not None:
+                ax.fill_between(p.max_lens, line.lows, line.highs, color=style["color"], alpha=0.12, linewidth=0)
+        return handles
+
     with rc_context():
-        n = len(panels)
-        fig, axes, ncols = _panel_grid(n, columns, 0.7)
-        handles: dict[str, Line2D] = {}
-        for k, ax in enumerate(axes):
-            p = panels[k]
-            ax.set_title(p.title, loc="left")
-            if p.message or not p.lines:
-                ax.text(0.5, 0.5, p.message or "no data", ha="center", va="center", wrap=True,
-                        transform=ax.transAxes, color="#555555")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                continue
-            ax.axhline(0, color="#888888", linewidth=0.8, zorder=0)
-            for i, line in enumerate(p.lines):
-                style = _line_style(line.key, i)
-                (h,) = ax.plot(p.max_lens, line.values, label=line.label, **style)
-                if line.lows is not None and line.highs is not None:
-                    ax.fill_between(p.max_lens, line.lows, line.highs, color=style["color"], alpha=0.12,
-                                    linewidth=0)
-                handles.setdefault(line.label, h)
-            _log2_axis(ax, p.max_lens)
-            if k + ncols >= n:  # nothing below: label the x axis
-                ax.set_xlabel("intermediate max length (tokens, log2 scale)")
-            if k % ncols == 0:
-                ax.set_ylabel(ylabel)
-            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-        if handles:
-            fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                       ncols=min(len(handles), 4), frameon=False)
-        return fig
+        panels = [p if p.lines else TrendPanel(p.title, p.max_lens, message=p.message or "no data") for p in panels]
+        return _line_panels(panels, ylabel=ylabel, columns=columns if columns > 1 else min(len(panels), 3), draw=draw)
 
 
 def value_lines(panels: Sequence[TrendPanel], *, ylabel: str, reference: Sequence[float | None],
                 reference_label: str, columns: int = 3) -> Figure:
     """Values vs max length, one line per series, a dashed horizontal reference per panel."""
+    def draw(ax, k, p):
+        handles = {}
+        if reference[k] is not None:
+            handles[reference_label] = ax.axhline(reference[k], color="#555555", linestyle="--", linewidth=1.2)
+        for i, line in enumerate(p.lines):
+            (handles[line.label],) = ax.plot(p.max_lens, line.values, marker="o", linewidth=1.8, markersize=4.5,
+                                             color=OTHER_COLORS[i % len(OTHER_COLORS)], label=line.label)
+        return handles
+
     with rc_context():
-        n = len(panels)
-        fig, axes, ncols = _panel_grid(n, columns, 0.6)
-        handles: dict[str, Line2D] = {}
-        for k, ax in enumerate(axes):
-            p = panels[k]
-            ax.set_title(p.title, loc="left")
-            if reference[k] is not None:
-                h = ax.axhline(reference[k], color="#555555", linestyle="--", linewidth=1.2)
-                handles.setdefault(reference_label, h)
-            for i, line in enumerate(p.lines):
-                (h,) = ax.plot(p.max_lens, line.values, marker="o", linewidth=1.8, markersize=4.5,
-                               color=OTHER_COLORS[i % len(OTHER_COLORS)], label=line.label)
-                handles.setdefault(line.label, h)
-            _log2_axis(ax, p.max_lens)
-            ax.set_xlabel("intermediate max length (tokens, log2 scale)")
-            ax.set_ylabel(ylabel)
-            ax.grid(axis="y", color="#e5e5e5", linewidth=0.6)
-        if handles:
-            fig.legend(list(handles.values()), list(handles), loc="outside lower center",
-                       ncols=min(len(handles), 4), frameon=False)
-        return fig
+        return _line_panels(panels, ylabel=ylabel, columns=columns, draw=draw)
 
 
 # ---------------------------------------------------------------- slopes
@@ -299,7 +380,8 @@ def slope_forest(rows: Sequence[SlopeRow], *, xlabel: str) -> Figure:
     """Estimates with their intervals, grouped, against a vertical line at 0."""
     with rc_context():
         labels = [f"{r.group}: {r.label}" for r in rows]
-        fig = new_figure(max(6.5, _label_width(labels) + 4.5), 0.9 + 0.36 * len(rows))
+        label_w = _label_width(labels, _font_size("ytick.labelsize"))
+        fig = new_figure(min(MAX_WIDTH, max(6.5, label_w + 4.5)), 0.9 + 0.36 * len(rows))
         ax = fig.subplots()
         y = np.arange(len(rows))[::-1]
         ax.axvline(0, color="#888888", linewidth=0.8)
@@ -312,7 +394,7 @@ def slope_forest(rows: Sequence[SlopeRow], *, xlabel: str) -> Figure:
                         capsize=3, markersize=5, linewidth=1.6)
         ax.set_yticks(y, labels)
         ax.set_xlabel(xlabel)
-        ax.tick_params(axis="y", length=0, labelsize=10)
+        ax.tick_params(axis="y", length=0)
         ax.spines["left"].set_visible(False)
         ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
         ax.set_ylim(-0.7, len(rows) - 0.3)
