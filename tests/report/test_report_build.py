@@ -18,7 +18,7 @@ import pytest
 from matplotlib import image as mpimg
 
 from report_synth import minimal_examples, synthetic_examples, write_synthetic_dir
-from xstilts.analysis import NO_EFFECT, answer_question
+from xstilts.analysis import NO_EFFECT, answer_questions, bootstrap_gains, holm
 from xstilts.errors import DataError
 from xstilts.pipeline.results import read_rows
 from xstilts.report import build_report
@@ -57,25 +57,63 @@ def test_index_has_every_section_and_is_self_contained(built) -> None:
         assert run_id in page
 
 
-def test_the_answer_quotes_answer_question(built) -> None:
+def test_the_answer_quotes_answer_questions(built) -> None:
+    """The answer's two tests (one per intermediate task set) are one Holm family: the page quotes
+    exactly what answer_questions says of them, raw and adjusted p, and the seeds' spread."""
     root, _, page = built
     examples = list(read_rows(root / "example_scores.jsonl"))
-    for inter, significant in ((("squad",), True), (("hellaswag",), False)):
-        a = answer_question(examples, intermediate=inter, targets=["pawsx", "xnli"], split="test",
-                            n_resamples=RESAMPLES, seed=0)
-        assert a.significant is significant
+    answers = answer_questions(examples, targets=["pawsx", "xnli"], split="test", n_resamples=RESAMPLES, seed=0)
+    assert [(a.intermediate, a.significant, a.n_tests) for a in answers] == [
+        (("hellaswag",), False, 2), (("squad",), True, 2)]
+    for a in answers:
         assert html.escape(a.summary()) in page
         assert f"{a.difference.value:+.2f} [{a.difference.low:+.2f}, {a.difference.high:+.2f}]" in page
-        assert f"p = {a.p_value:.3g}" in page
-    assert NO_EFFECT in page
+        assert f"p = {a.p_value:.3g}, Holm-adjusted p = {a.p_holm:.3g}" in page
+        assert "(2 seeds; per-seed difference " in a.verdict and html.escape(a.verdict) in page
+    assert [a.p_holm for a in answers] == pytest.approx(holm([a.p_value for a in answers]))
+    assert NO_EFFECT + " after Holm&#x27;s correction for 2 tests" in page
+    assert "The answer makes 2 tests (one per intermediate task set)" in page
     rows = {(r["intermediate"], r["targets"]): r for r in csv.DictReader(io.StringIO(
         (root / "report" / "tables" / "answer.csv").read_text()))}
     squad = rows[("squad", "pawsx xnli")]
-    a = answer_question(examples, intermediate=["squad"], split="test", n_resamples=RESAMPLES, seed=0)
+    a = answers[1]
     assert float(squad["slope_long"]) == pytest.approx(a.slope_long.value, abs=1e-6)
     assert float(squad["difference_ci_low"]) == pytest.approx(a.difference.low, abs=1e-6)
     assert float(squad["p_value"]) == pytest.approx(a.p_value, abs=1e-6)
+    assert float(squad["p_holm"]) == pytest.approx(a.p_holm, abs=1e-6)
     assert squad["significant"] == "True" and squad["long_bucket"] == "long:multi_window"
+    assert (squad["holm_family"], squad["n_tests"]) == ("answer", "2")
+    assert [float(x) for x in squad["difference_by_seed"].split()] == pytest.approx(a.difference_by_seed, abs=1e-6)
+    # the per-target rows are a family of their own: Holm over those four tests
+    per_target = [r for r in rows.values() if r["holm_family"] == "per target"]
+    assert len(per_target) == 4 and {r["n_tests"] for r in per_target} == {"4"}
+    assert [float(r["p_holm"]) for r in per_target] == pytest.approx(
+        holm([float(r["p_value"]) for r in per_target]), abs=1e-5)  # the CSV rounds to 6 decimals
+    assert all((r["significant"] == "True") == (float(r["p_holm"]) < 0.05) for r in rows.values())
+
+
+def test_gain_marks_are_decided_on_holm_over_the_figure(built) -> None:
+    """A heatmap star means Holm-adjusted p < 0.05 over the figure's cells, not "the CI excludes 0";
+    with too few resamples for that many cells the caption says so."""
+    root, _, page = built
+    examples = list(read_rows(root / "example_scores.jsonl"))
+    rows = [r for r in bootstrap_gains(examples, buckets=["all"], n_resamples=4000, seed=0)
+            if r["target"] == "xnli" and r["language"] != "avg"]
+    marked = report_sections.with_holm(rows)
+    assert [r["p_holm"] for r in marked] == pytest.approx(holm([r["p_value"] for r in rows]))
+    keys = sorted({report_sections.cond_key(r) for r in marked}, key=report_sections.key_order)
+    languages = sorted({r["language"] for r in marked})
+    panel = report_sections._panel("xnli", marked, keys, languages, "language", 0.05)
+    index = {(report_sections.cond_key(r), r["language"]): r for r in marked}
+    expected = np.array([[index[(k, lang)]["p_holm"] < 0.05 for lang in languages] for k in keys])
+    assert np.array_equal(panel.marks, expected) and expected.any()
+    ci_only = [r for r in marked if not r["ci_low"] <= 0 <= r["ci_high"] and r["p_holm"] >= 0.05]
+    assert ci_only  # cells the old rule (CI excludes 0) starred and Holm does not
+    assert "*: Holm-adjusted p &lt; 0.05 over the 60 cells of this figure" in page
+    assert "none of the 60 tests can pass Holm at 0.05: rerun `xstilts report --resamples 2399`" in page
+    gains = list(csv.DictReader(io.StringIO((root / "report" / "tables" / "gains.csv").read_text())))
+    from_csv = holm([float(r["p_value"]) for r in gains])  # p rounded to 6 decimals, times up to 12
+    assert [float(r["p_holm"]) for r in gains] == pytest.approx(from_csv, abs=1e-4)
 
 
 def test_figures_are_valid_png_and_svg(built) -> None:

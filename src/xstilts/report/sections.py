@@ -18,10 +18,11 @@ import numpy as np
 
 from xstilts import __version__
 from xstilts.analysis import (
-    Answer, Condition, Trend, bootstrap_gains, condition_of, gain_trends, gains_table, interaction_test,
-    main_scores, xtreme_average,
+    Answer, Condition, Interaction, Trend, answer_family, bootstrap_gains, condition_of, gain_trends, gains_table,
+    holm, interaction_test, main_scores, xtreme_average,
 )
 from xstilts.analysis.bootstrap import bucket_sort_key
+from xstilts.analysis.multiplicity import resamples_needed, smallest_bootstrap_p
 from xstilts.analysis.tables import ALL, AVERAGE, natural_order
 from xstilts.errors import XstiltsError
 from xstilts.pipeline.results import git_sha
@@ -262,7 +263,8 @@ def _language_table(ctx: Context, scores, keys) -> Table | None:
 
 
 def _gains_summary_table(ctx: Context) -> Table:
-    cells = {(cond_key(r), target_of(r)): r for r in ctx.gains if r["language"] == AVERAGE and r["bucket"] == ALL}
+    shown = with_holm([r for r in ctx.gains if r["language"] == AVERAGE and r["bucket"] == ALL])
+    cells = {(cond_key(r), target_of(r)): r for r in shown}
     keys = sorted({k for k, _ in cells}, key=key_order)
     targets = sorted({t for _, t in cells})
     columns = ["intermediate task @ max length"] + targets
@@ -276,13 +278,17 @@ def _gains_summary_table(ctx: Context) -> Table:
                 records.append({"intermediate": "+".join(key[0]), "intermediate_max_len": key[1], "target": t,
                                 "split": r["split"], "value": r["value"], "baseline": r["baseline"],
                                 "gain": r["gain"], "ci_low": r.get("ci_low"), "ci_high": r.get("ci_high"),
+                                "p_value": r.get("p_value"), "p_holm": r.get("p_holm"),
                                 "n": r.get("n"), "n_languages": r.get("n_languages"),
                                 "seeds": r.get("seeds")})
         rows.append(row)
     ci = (f" [{100 * ctx.confidence:g}% paired-bootstrap CI over examples"
           f"{' and seeds' if any(len(r.get('seeds') or ()) > 1 for r in ctx.gains) else ''}]") if ctx.gains_have_ci else ""
+    tested = sum("p_holm" in r for r in shown)
+    ps = (f" The CSV adds each gain's two-sided bootstrap p-value and its Holm adjustment over the table's {tested} "
+          f"cells (p_value, p_holm)." if tested else "")
     caption = (f"Gain over the no-intermediate baseline (main-metric points, mean over languages; condition − "
-               f"baseline paired by seed){ci}; {ctx.split_note()}; bucket all. Source: {ctx.gains_source}.")
+               f"baseline paired by seed){ci}; {ctx.split_note()}; bucket all. Source: {ctx.gains_source}.{ps}")
     return Table("gains", "Gains over the baseline", caption, columns, rows, records=records,
                  ci_columns=set(range(1, len(columns))))
 
@@ -296,29 +302,28 @@ def heatmaps(ctx: Context) -> Section:
         why = ("no intermediate-task runs" if not ctx.keys else "no baseline run to compare with"
                if ctx.data.zero_shot else "no zero-shot results")
         return sec.add(Note(f"No gains to show: {why}."))
-    star = (f" *: the {100 * ctx.confidence:g}% paired-bootstrap CI excludes 0." if ctx.gains_have_ci else
-            " No intervals (no example scores).")
     if ctx.gains_error:
         sec.add(Note(ctx.gains_error))
     by_lang = [r for r in ctx.gains if r["bucket"] == ALL]
+    drawn = {t: _drawn_languages(r["language"] for r in by_lang if target_of(r) == t)
+             for t in {target_of(r) for r in by_lang}}
+    by_lang = with_holm([r for r in by_lang if r["language"] in drawn[target_of(r)]])
     panels = []
-    for t in sorted({target_of(r) for r in by_lang}):
+    for t in sorted(drawn):
         rows_t = [r for r in by_lang if target_of(r) == t]
         keys = sorted({cond_key(r) for r in rows_t}, key=key_order)
-        langs = sorted({r["language"] for r in rows_t if r["language"] != AVERAGE})
-        if len(langs) > 1:
-            langs.append(AVERAGE)
+        langs = drawn[t]
         parts = -(-len(langs) // MAX_HEATMAP_COLUMNS)
         size = -(-len(langs) // parts)  # balanced: 19 columns → 10 + 9, not 16 + 3
         chunks = [langs[i:i + size] for i in range(0, len(langs), size)]
         for k, chunk in enumerate(chunks):  # many languages (PAN-X has 40): several rows of panels
             part = f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else ""
             panels.append(_panel(f"{t} ({ctx.target_split[t]}): gain per language{part}", rows_t, keys, chunk,
-                                 "language"))
+                                 "language", 1.0 - ctx.confidence))
     fig = F.gain_heatmaps(panels, colorbar_label="gain over baseline (points)")
     caption = (f"Gain over the no-intermediate baseline per target language ({METRIC_NOTE}; points; mean over "
                f"seeds; all examples). Rows: intermediate task @ max length; avg: mean over languages. "
-               f"Diverging scale centred at 0 (blue: better than the baseline, red: worse).{star}")
+               f"Diverging scale centred at 0 (blue: better than the baseline, red: worse).{_star(ctx, by_lang)}")
     sec.add(ctx.figure(fig, "gain_heatmap_languages", caption,
                        "Heatmap of gains over the baseline, intermediate condition by target language"))
 
@@ -332,23 +337,26 @@ def heatmaps(ctx: Context) -> Section:
             gain_of.get((k, t, "quartile:4")) == g for (k, t, b), g in gain_of.items() if b == "long:top_quartile"):
         by_bucket = [r for r in by_bucket if r["bucket"] != "long:top_quartile"]
         alias = " long:top_quartile (= quartile:4) not repeated."
+    by_bucket = with_holm(by_bucket)
     panels = []
     for t in sorted({target_of(r) for r in by_bucket}):
         rows_t = [r for r in by_bucket if target_of(r) == t]
         keys = sorted({cond_key(r) for r in rows_t}, key=key_order)
         names = sorted({r["bucket"] for r in rows_t}, key=bucket_sort_key)
         panels.append(_panel(f"{t} ({ctx.target_split[t]}): gain per length bucket (mean over languages)",
-                             rows_t, keys, names, "bucket"))
+                             rows_t, keys, names, "bucket", 1.0 - ctx.confidence))
     fig = F.gain_heatmaps(panels, colorbar_label="gain over baseline (points)")
     caption = (f"Gain over the no-intermediate baseline per length bucket (target tokens; "
                f"quartile:k = per-language length quartiles, long:multi_window = examples needing more than one "
-               f"window at the target's max length), mean over languages.{star}{alias}")
+               f"window at the target's max length), mean over languages.{_star(ctx, by_bucket)}{alias}")
     sec.add(ctx.figure(fig, "gain_heatmap_buckets", caption,
                        "Heatmap of gains over the baseline, intermediate condition by length bucket"))
     return sec
 
 
-def _panel(title: str, rows: list[dict], keys: list[Key], columns: list[str], field_name: str) -> F.HeatmapPanel:
+def _panel(title: str, rows: list[dict], keys: list[Key], columns: list[str], field_name: str,
+           alpha: float) -> F.HeatmapPanel:
+    """Gains of ``rows`` as a heatmap; cells whose Holm-adjusted p is below ``alpha`` get a star."""
     index = {(cond_key(r), r[field_name]): r for r in rows}
     values = np.full((len(keys), len(columns)), np.nan)
     marks = np.zeros_like(values, dtype=bool)
@@ -358,9 +366,41 @@ def _panel(title: str, rows: list[dict], keys: list[Key], columns: list[str], fi
             if r is None:
                 continue
             values[i, j] = r["gain"]
-            if r.get("ci_low") is not None:
-                marks[i, j] = not (r["ci_low"] <= 0.0 <= r["ci_high"])
+            marks[i, j] = r.get("p_holm", math.nan) < alpha
     return F.HeatmapPanel(title, [cond_label(k) for k in keys], list(columns), values, marks)
+
+
+def _drawn_languages(languages: Iterable[str]) -> list[str]:
+    """A target's heatmap columns: its languages, then their mean when there are several."""
+    langs = sorted({lang for lang in languages if lang != AVERAGE})
+    return langs + [AVERAGE] if len(langs) > 1 else langs
+
+
+def with_holm(rows: list[dict]) -> list[dict]:
+    """Copies of gain ``rows`` with ``p_holm``: Holm's adjustment of their ``p_value`` over all of
+    them, the family one figure or table marks (rows without a p-value get none)."""
+    ps = [math.nan if r.get("p_value") is None else r["p_value"] for r in rows]
+    return [dict(r, p_holm=a) if math.isfinite(a) else dict(r) for r, a in zip(rows, holm(ps))]
+
+
+def resolution_note(n_tests: int, n_resamples: int, alpha: float) -> str:
+    """Why Holm over ``n_tests`` can call nothing with this many resamples ("" when it can)."""
+    if n_tests == 0 or smallest_bootstrap_p(n_resamples) * n_tests < alpha:
+        return ""
+    what = (f"the test cannot reach p < {alpha:g}" if n_tests == 1 else
+            f"none of the {n_tests} tests can pass Holm at {alpha:g}")
+    return (f" With {n_resamples} resamples no p-value goes below {smallest_bootstrap_p(n_resamples):.2g}, so "
+            f"{what}: rerun `xstilts report --resamples {resamples_needed(n_tests, alpha)}` (or more).")
+
+
+def _star(ctx: Context, rows: list[dict]) -> str:
+    if not ctx.gains_have_ci:
+        return " No intervals (no example scores)."
+    m = sum("p_holm" in r for r in rows)
+    alpha = 1.0 - ctx.confidence
+    return (f" *: Holm-adjusted p < {alpha:g} over the {m} cells of this figure (two-sided paired-bootstrap "
+            f"p-value of each gain; an interval excluding 0 alone is not a call)."
+            f"{resolution_note(m, ctx.n_resamples, alpha)}")
 
 
 # ---------------------------------------------------------------- 3. trends
@@ -488,7 +528,7 @@ def answer(ctx: Context) -> Section:
     question = ("How does the maximum sequence length used when training on an English intermediate task change "
                 "zero-shot cross-lingual transfer on the long-document parts of XTREME?")
     sec.add(Html(f'<p class="question">{html.escape(question)}</p>'))
-    answers: list[tuple[str, Answer, tuple]] = []
+    tested: list[tuple[str, Interaction]] = []
     if ctx.data.table is None:
         sec.add(Note("No example_scores.jsonl: the long-vs-short interaction test needs per-example scores."))
     elif not ctx.keys:
@@ -507,8 +547,10 @@ def answer(ctx: Context) -> Section:
             except XstiltsError as err:
                 sec.add(Note(f"{name}: no answer ({err})."))
                 continue
-            a = Answer.from_interaction(it)
-            answers.append((name, a, it.dropped_units))
+            tested.append((name, it))
+    # every test the paragraphs state is one family: each is decided on its Holm-adjusted p
+    answers = [(name, a, it.dropped_units)
+               for (name, it), a in zip(tested, answer_family([it for _, it in tested]))]
     for name, a, dropped in answers:
         cls = "answer significant" if a.significant else "answer"
         sec.add(Html(f'<p class="{cls}"><b>{html.escape(name)}.</b> '
@@ -524,6 +566,7 @@ def answer(ctx: Context) -> Section:
         if extra:
             sec.add(p(" ".join(extra), "caveat"))
     if answers:
+        sec.add(p(_family_sentence(ctx, answers[0][1].n_tests)))
         rows = [F.SlopeRow(name, label, e.value, e.low, e.high, emphasis)
                 for name, a, _ in answers
                 for label, e, emphasis in ((f"long ({a.long_bucket})", a.slope_long, False),
@@ -533,8 +576,8 @@ def answer(ctx: Context) -> Section:
         caption = (f"Slope of the gain over the baseline per doubling of the intermediate max length on long and "
                    f"short documents, and their difference (red), with {100 * ctx.confidence:g}% paired-bootstrap "
                    f"CIs ({ctx.n_resamples} resamples); pooled over targets on the "
-                   f"{'/'.join(sorted({a.split for _, a, _ in answers}))} split. An "
-                   f"interval crossing 0: no significant effect.")
+                   f"{'/'.join(sorted({a.split for _, a, _ in answers}))} split. The intervals are not adjusted "
+                   f"for the number of tests; the verdicts decide on Holm-adjusted p-values (table below).")
         sec.add(ctx.figure(fig, "answer_slopes", caption, "Slopes of the gain per doubling on long and short documents"))
         sec.add(_answer_table(ctx, answers))
     for line in ctx.retrieval_summary + ctx.pretraining_summary:
@@ -542,29 +585,53 @@ def answer(ctx: Context) -> Section:
     return sec
 
 
+def _family_sentence(ctx: Context, n_tests: int) -> str:
+    """How the answer's verdicts are decided, for the paragraph under them."""
+    alpha = 1.0 - ctx.confidence
+    if n_tests == 1:
+        text = f"The answer makes one test: it is called significant when its two-sided bootstrap p is below {alpha:g}."
+    else:
+        text = (f"The answer makes {n_tests} tests (one per intermediate task set): each is called significant only "
+                f"when its Holm-adjusted p is below {alpha:g}, which keeps the chance of calling any null effect at "
+                f"most {alpha:g}.")
+    return text + resolution_note(n_tests, ctx.n_resamples, alpha)
+
+
+def _seeds_cell(a: Answer) -> str:
+    if len(a.difference_by_seed) < 2:
+        return str(len(a.seeds))
+    return f"{len(a.seeds)}: {min(a.difference_by_seed):+.2f} to {max(a.difference_by_seed):+.2f}"
+
+
 def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Table:
-    per_target = []
-    for name, a, _ in answers:
-        per_target.append((name, "pooled" if len(a.targets) > 1 else a.targets[0], a))
-        others = [t for t in _trend_targets(ctx, a.intermediate) if not (len(a.targets) == 1 and t == a.targets[0])]
-        if others:
-            for t in others:
-                try:
-                    it = interaction_test(ctx.data.table, intermediate=a.intermediate, targets=[t],
-                                          split=ctx.target_split[t], n_resamples=ctx.n_resamples, seed=ctx.seed,
-                                          confidence=ctx.confidence)
-                except XstiltsError:
-                    continue
-                per_target.append((name, t, Answer.from_interaction(it)))
+    """The answer's tests (one family) and, after each, its per-target tests (a second family)."""
+    per_target: list[tuple[int, str, Interaction]] = []  # (index of the answer, target, test)
+    for k, (name, a, _) in enumerate(answers):
+        for t in _trend_targets(ctx, a.intermediate):
+            if a.targets == (t,):
+                continue  # the answer's own test
+            try:
+                it = interaction_test(ctx.data.table, intermediate=a.intermediate, targets=[t],
+                                      split=ctx.target_split[t], n_resamples=ctx.n_resamples, seed=ctx.seed,
+                                      confidence=ctx.confidence)
+            except XstiltsError:
+                continue
+            per_target.append((k, t, it))
+    breakdown = answer_family([it for _, _, it in per_target])
+    shown = []
+    for k, (name, a, _) in enumerate(answers):
+        shown.append((name, "pooled" if len(a.targets) > 1 else a.targets[0], a, "answer"))
+        shown += [(name, t, b, "per target") for (j, t, _), b in zip(per_target, breakdown) if j == k]
     columns = ["intermediate", "target", "long bucket", "n", "slope long", "short bucket", "n", "slope short",
-               "long − short [95% CI]", "p", "sig."]
+               "long − short [95% CI]", "p", "p (Holm)", "sig.", "seeds"]
     rows, records, ends = [], [], set()
-    for i, (name, targets, a) in enumerate(per_target):
+    for i, (name, targets, a, family) in enumerate(shown):
         rows.append([name, targets, a.long_bucket, a.n_long, fmt_ci(a.slope_long.value, a.slope_long.low,
                      a.slope_long.high), a.short_bucket, a.n_short,
                      fmt_ci(a.slope_short.value, a.slope_short.low, a.slope_short.high),
                      fmt_ci(a.difference.value, a.difference.low, a.difference.high), f"{a.p_value:.3g}",
-                     "yes" if a.significant else "no"])
+                     f"{a.p_holm:.3g}", "yes" if a.significant else "no", _seeds_cell(a)])
+        spread = a.difference_by_seed
         records.append({"intermediate": name, "targets": list(a.targets), "split": a.split,
                         "max_lens": list(a.max_lens), "long_bucket": a.long_bucket, "n_long": a.n_long,
                         "slope_long": a.slope_long.value, "slope_long_ci_low": a.slope_long.low,
@@ -572,16 +639,26 @@ def _answer_table(ctx: Context, answers: list[tuple[str, Answer, tuple]]) -> Tab
                         "slope_short": a.slope_short.value, "slope_short_ci_low": a.slope_short.low,
                         "slope_short_ci_high": a.slope_short.high, "difference": a.difference.value,
                         "difference_ci_low": a.difference.low, "difference_ci_high": a.difference.high,
-                        "p_value": a.p_value, "significant": a.significant, "verdict": a.verdict,
-                        "seeds": list(a.seeds), "n_resamples": a.n_resamples, "seed_design": a.seed_design})
-        if i + 1 < len(per_target) and per_target[i + 1][0] != name:
+                        "p_value": a.p_value, "p_holm": a.p_holm, "holm_family": family, "n_tests": a.n_tests,
+                        "significant": a.significant, "verdict": a.verdict, "seeds": list(a.seeds),
+                        "difference_by_seed": list(spread),
+                        "difference_seed_sd": float(np.std(spread, ddof=1)) if len(spread) > 1 else None,
+                        "n_resamples": a.n_resamples, "seed_design": a.seed_design})
+        if i + 1 < len(shown) and shown[i + 1][0] != name:
             ends.add(i)
+    alpha = 1.0 - ctx.confidence
+    n = answers[0][1].n_tests
+    families = f"the answer's {n} {'test' if n == 1 else 'tests'} (the rows it states)"
+    if breakdown:
+        families += f" and, as a family of their own, the {breakdown[0].n_tests} per-target tests"
     caption = (f"Long- vs short-document slopes of the gain per doubling of the intermediate max length (points), "
-               f"their difference with its {100 * ctx.confidence:g}% paired-bootstrap CI and two-sided bootstrap "
-               f"p-value ({ctx.n_resamples} resamples), pooled over the targets on the "
-               f"{'/'.join(sorted({a.split for _, _, a in per_target}))} split "
-               f"and per target; n: examples in the bucket. sig.: the difference's CI excludes 0 ('no': no "
-               f"significant effect).")
+               f"their difference with its {100 * ctx.confidence:g}% paired-bootstrap CI (not adjusted) and "
+               f"two-sided bootstrap p-value ({ctx.n_resamples} resamples), pooled over the targets on the "
+               f"{'/'.join(sorted({a.split for _, _, a, _ in shown}))} split and per target; n: examples in the "
+               f"bucket. p (Holm): p adjusted by Holm's method over {families}. sig.: p (Holm) < {alpha:g} ('no': "
+               f"no significant effect). seeds: how many, and the range of the per-seed differences.")
+    if breakdown:  # the answer's own family has its note under the paragraphs
+        caption += resolution_note(breakdown[0].n_tests, ctx.n_resamples, alpha)
     for j, what in ((5, "short"), (2, "long")):  # a bucket every row shares goes into the caption
         names = {r[j] for r in rows}
         if len(names) == 1:
