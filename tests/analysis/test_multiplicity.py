@@ -16,7 +16,7 @@ ALPHA = 0.05
 
 
 def test_holm_by_hand() -> None:
-    # sorted 0.005, 0.01, 0.03, 0.04 → ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 → running max → 0.06 for the last
+    # sorted 0.005, 0.01, 0.03, 0.04 → ×4, ×3, ×2, ×1 = 0.02, 0.03, 0.06, 0.04 → running max: 0.06 for the last
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
     assert holm([0.046]) == [0.046]                  # a family of one is not adjusted
     assert holm([0.046, 0.8]) == pytest.approx([0.092, 0.8])  # the demo's 0.046 with a second test
