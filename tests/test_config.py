@@ -1,3 +1,5 @@
+import hashlib
+
 import pytest
 import yaml
 
@@ -86,3 +88,77 @@ def test_compute_policies():
     raw["phases"][1] |= {"compute_policy": "equal_tokens", "max_length": None}
     with pytest.raises(ConfigError, match="equal_tokens"):
         load_config(raw=raw)
+
+
+# ------------------------------------------------------------------ the resolved config
+
+
+def _udpos_data(root, text="Al\tPROPN\n"):
+    """A data root holding only UD-POS's English train and dev files."""
+    d = root / "xtreme/download/udpos"
+    d.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "dev"):
+        (d / f"{split}-en.tsv").write_text(text, encoding="utf-8")
+    return root
+
+
+UDPOS = {"name": "pos", "phases": [{"kind": "pretrained", "model": "x"}, {"kind": "target", "task": "udpos"}]}
+
+
+def test_resolved_config_holds_every_effective_value(tmp_path, monkeypatch):
+    from xstilts.config import resolve
+    from xstilts.formats import FEATURIZATION_VERSION
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    root = _udpos_data(tmp_path / "data")
+    cfg = load_config(raw={**BASE, "data_dir": str(root),
+                           "phases": [BASE["phases"][0], {"kind": "intermediate", "tasks": ["squad_v1"]},
+                                      {"kind": "target", "task": "udpos"}],
+                           "tasks": {"squad_v1": {"doc_stride": 64}}})
+    block = resolve(cfg, require_data=False).as_dict()["resolved"]
+    assert block["featurization_version"] == FEATURIZATION_VERSION
+    # Registry defaults are filled in, under the config's overrides.
+    assert {k: block["tasks"]["squad_v1"][k] for k in ("max_length", "doc_stride", "max_query_length",
+                                                      "max_answer_length")} == {
+        "max_length": 384, "doc_stride": 64, "max_query_length": 64, "max_answer_length": 30}
+    assert block["tasks"]["udpos"]["labels"][:2] == ["ADJ", "ADP"] and block["tasks"]["udpos"]["max_length"] == 128
+    # Every file a training phase reads, with its content hash; a missing one (SQuAD here) as None.
+    assert block["data"]["2"]["udpos.train"] == {
+        "xtreme/download/udpos/train-en.tsv": hashlib.sha256(b"Al\tPROPN\n").hexdigest()}
+    assert set(block["data"]["1"]["squad_v1.train"].values()) == {None}
+    # A saved config (its resolved block included) loads back to the same config and hash.
+    again = load_config(raw=yaml.safe_load(yaml.safe_dump(cfg.resolved())))
+    assert again == cfg and again.config_hash() == cfg.config_hash()
+
+
+def test_a_new_registry_default_is_a_new_resolved_config(monkeypatch):
+    import dataclasses
+
+    from xstilts.tasks import registry
+
+    before = load_config(raw=BASE)
+    before_hash, before_id = before.config_hash(), before.run_id
+    xnli = registry.get_task("xnli")
+    monkeypatch.setitem(registry._REGISTRY, "xnli", dataclasses.replace(xnli, max_length=xnli.max_length + 1))
+    after = load_config(raw=BASE)
+    assert after == before  # the config as written is the same ...
+    assert after.resolved()["resolved"]["tasks"]["xnli"]["max_length"] == xnli.max_length + 1
+    assert after.config_hash() != before_hash and after.run_id != before_id  # ... the run is not
+
+
+def test_a_run_needs_its_data_a_dry_run_does_not(tmp_path, monkeypatch):
+    from xstilts.config import resolve
+    from xstilts.errors import DataError
+
+    monkeypatch.setenv("XSTILTS_CACHE", str(tmp_path / "cache"))
+    root = _udpos_data(tmp_path / "data")
+    (root / "xtreme/download/udpos/dev-en.tsv").unlink()
+    cfg = load_config(raw={**UDPOS, "data_dir": str(root)})
+    with pytest.raises(DataError, match=r"udpos/dev-en\.tsv"):
+        resolve(cfg)
+    assert resolve(cfg, require_data=False).data[1]["udpos.dev"] == {"xtreme/download/udpos/dev-en.tsv": None}
+    # No data root at all: a run says so; a dry run resolves every file as missing.
+    nowhere = load_config(raw={**UDPOS, "data_dir": str(tmp_path / "nowhere")})
+    with pytest.raises(ConfigError, match="nowhere"):
+        resolve(nowhere)
+    assert set(resolve(nowhere, require_data=False).data[1]["udpos.train"].values()) == {None}

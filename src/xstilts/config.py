@@ -12,6 +12,8 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -296,15 +298,147 @@ class ExperimentConfig(_Strict):
         return next((p for p in self.phases if p.kind == kind), None)
 
     def resolved(self) -> dict[str, Any]:
-        """Every setting, defaults included: what is saved beside a run and hashed."""
-        return self.model_dump(mode="json")
+        """Every value a run uses, defaults and data fingerprints included (:func:`resolve`, data
+        not required): what is saved beside a run and hashed into its id."""
+        return resolve(self, require_data=False).as_dict()
 
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.resolved(), sort_keys=True).encode()).hexdigest()
+        return resolve(self, require_data=False).config_hash()
 
     @property
     def run_id(self) -> str:
-        return f"{self.name}-{self.config_hash()[:12]}"
+        return resolve(self, require_data=False).run_id
+
+
+# ------------------------------------------------------------------ resolution
+
+# Featurization settings a format reads; the rest of a task's resolved settings say where its data is.
+_QA_LENGTHS = ("doc_stride", "max_query_length", "max_answer_length")
+
+
+@dataclass(frozen=True)
+class ResolvedConfig:
+    """A config with every value its run uses filled in, once: what is saved beside the run and hashed.
+
+    ``tasks``: for every task a phase trains, evaluates or retrieves on, its effective settings —
+    the registry's defaults under the config's ``tasks:`` overrides (``max_length``, QA lengths,
+    ``labels``, the ``train``/``dev`` data slices) with its format and declaration version.
+    ``data``: for every training phase (by index), the content fingerprint of each file it reads,
+    as ``{"<task>.<split or role>": {path: sha256}}`` (see :func:`xstilts.data.loading.data_fingerprints`).
+    """
+
+    config: ExperimentConfig
+    featurization_version: int
+    tasks: dict[str, dict[str, Any]]
+    data: dict[int, dict[str, dict[str, str | None]]]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The config as written (defaults filled in) plus a ``resolved`` block (JSON/YAML-safe)."""
+        block = {"featurization_version": self.featurization_version, "tasks": self.tasks,
+                 "data": {str(i): v for i, v in self.data.items()}}
+        return {**self.config.model_dump(mode="json"), "resolved": json.loads(json.dumps(block))}
+
+    @cached_property
+    def _hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()
+
+    def config_hash(self) -> str:
+        return self._hash
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.config.name}-{self._hash[:12]}"
+
+    def settings(self, task: str) -> dict[str, Any]:
+        """The featurization settings of ``task`` (those its format reads)."""
+        s = self.tasks[task]
+        return {k: s[k] for k in ("max_length", *_QA_LENGTHS, "labels") if k in s}
+
+    def data_slice(self, task: str, role: str) -> DataSlice:
+        """Where ``task``'s English ``train`` or ``dev`` examples come from."""
+        return DataSlice.model_validate(self.tasks[task][role])
+
+
+def resolve(config: ExperimentConfig, *, require_data: bool = True) -> ResolvedConfig:
+    """Fill in every value a run of ``config`` uses: per task its effective settings, the
+    featurization version, and the fingerprint of every file a training phase reads (English train
+    and dev, borrowed slices of other tasks, pretraining corpora), so that a new registry default,
+    an upgraded featurization or a data file replaced in place makes new training phases.
+
+    ``require_data``: a data file a training phase reads must exist (a DataError names it; a run
+    needs it anyway). ``False`` records a missing file, or every file when there is no data root,
+    as ``None``: what a dry run can know before the data is there.
+    """
+    from xstilts import settings as data_settings
+    from xstilts.formats import FEATURIZATION_VERSION
+    from xstilts.tasks import get_task
+
+    tasks = {name: _task_settings(get_task(name), config.tasks.get(name)) for name in _used_tasks(config)}
+    root = None
+    if config.data_source == "files":
+        try:
+            root = data_settings.data_dir(config.data_dir)
+        except ConfigError:
+            if require_data:
+                raise
+    data = {}
+    for index, phase in enumerate(config.phases):
+        reads = _training_reads(phase, tasks)
+        if reads:
+            data[index] = _fingerprints(reads, config.data_source, root, require_data)
+    return ResolvedConfig(config, FEATURIZATION_VERSION, tasks, data)
+
+
+def _used_tasks(config: ExperimentConfig) -> list[str]:
+    names: dict[str, None] = {}
+    for p in config.phases:
+        names.update(dict.fromkeys(getattr(p, "tasks", None) or ([p.task] if getattr(p, "task", None) else [])))
+    return list(names)
+
+
+def _task_settings(task, override: TaskSettings | None) -> dict[str, Any]:
+    """The one place a task's registry defaults meet the config's ``tasks:`` overrides."""
+    o = override if override is not None else TaskSettings()
+    pick = lambda name: getattr(o, name) if getattr(o, name) is not None else getattr(task, name)
+    s: dict[str, Any] = {"format": task.format, "version": task.version, "max_length": pick("max_length")}
+    if task.format == "span_qa":
+        s |= {name: pick(name) for name in _QA_LENGTHS}
+    if task.format in ("classification", "tagging"):
+        s["labels"] = task.labels  # None: read from the training data (covered by its fingerprint)
+    return s | {"train": o.train.model_dump(mode="json"), "dev": o.dev.model_dump(mode="json")}
+
+
+def _training_reads(phase, tasks: dict[str, dict]) -> list[tuple[str, str, str, str]]:
+    """(label, task, split, language) of every file group a training phase reads, as the runner reads them."""
+    from xstilts.tasks import get_task
+
+    if phase.kind == "pretrained":
+        spec = phase.from_scratch
+        if spec is None:
+            return []
+        corpus = get_task(spec.corpus_task)
+        return ([(f"{corpus.name}.train", corpus.name, "train", lang) for lang in spec.languages]
+                + [(f"{corpus.name}.dev", corpus.name, "dev", lang) for lang in spec.languages if corpus.has("dev", lang)])
+    if phase.kind not in ("intermediate", "target"):
+        return []
+    reads = []
+    for name in getattr(phase, "tasks", None) or [phase.task]:
+        for role in ("train", "dev"):
+            data = DataSlice.model_validate(tasks[name][role])
+            source = get_task(data.task or name)
+            if source.has(data.split, "en"):  # the runner reads nothing for a split without English
+                reads.append((f"{name}.{role}", source.name, data.split, "en"))
+    return reads
+
+
+def _fingerprints(reads, source: str, root: Path | None, require: bool) -> dict[str, dict[str, str | None]]:
+    from xstilts.data.loading import data_fingerprints
+
+    out: dict[str, dict[str, str | None]] = {}
+    for label, task, split, language in reads:
+        out.setdefault(label, {}).update(
+            data_fingerprints(task, split, language, data_dir=root, source=source, require=require))
+    return out
 
 
 # ------------------------------------------------------------------ loading and overrides
@@ -347,6 +481,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] = (), raw: 
         except OSError as err:
             raise ConfigError(f"{path}: {err.strerror}") from None
     raw = json.loads(json.dumps(raw))  # deep copy; overrides must not touch the caller's mapping
+    # A run's saved config.yaml can be run again: its ``resolved`` block is derived, and re-derived.
+    if isinstance(raw, dict):
+        raw.pop("resolved", None)
     for assignment in overrides:
         apply_override(raw, assignment)
     try:

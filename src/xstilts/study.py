@@ -20,7 +20,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xstilts.config import ExperimentConfig, load_config
+from xstilts.config import ExperimentConfig, ResolvedConfig, load_config, resolve
 from xstilts.errors import ConfigError
 from xstilts.tasks import get_task
 
@@ -140,12 +140,14 @@ def estimate(study: SeqlenStudy, configs: list[ExperimentConfig]) -> dict:
 
     seen: dict[str, int] = {}
     for cfg in configs:
+        # Data not required: a dry run may come before the data (files missing are keyed as missing).
+        resolved = resolve(cfg, require_data=False)
         for i, phase in enumerate(cfg.phases):
             if phase.kind not in TRAINING_KINDS or (phase.kind == "pretrained" and phase.from_scratch is None):
                 continue
-            key = training_key(cfg, i)
+            key = training_key(resolved, i)
             if key not in seen:
-                seen[key] = _phase_tokens(cfg, phase)
+                seen[key] = _phase_tokens(resolved, phase)
     tokens = sum(v for v in seen.values() if v is not None)
     unknown = sum(1 for v in seen.values() if v is None)
     c = study.cost
@@ -162,16 +164,15 @@ def estimate(study: SeqlenStudy, configs: list[ExperimentConfig]) -> dict:
             "phases_without_step_budget": unknown, "hours": hours, "device": c.device, "how": how}
 
 
-def _phase_tokens(cfg: ExperimentConfig, phase) -> int | None:
+def _phase_tokens(resolved: ResolvedConfig, phase) -> int | None:
     """Upper bound: steps × batch × accumulation × max length (needs max_steps, as the study sets)."""
     if phase.kind == "pretrained":
         spec = phase.from_scratch
         args, length = spec.training, spec.max_length
     else:
         args = phase.effective_training() if phase.kind == "intermediate" else phase.training
-        task = get_task(phase.tasks[0] if phase.kind == "intermediate" else phase.task)
-        override = cfg.tasks.get(task.name)
-        length = getattr(phase, "max_length", None) or (override.max_length if override and override.max_length else task.max_length)
+        task = phase.tasks[0] if phase.kind == "intermediate" else phase.task
+        length = getattr(phase, "max_length", None) or resolved.tasks[task]["max_length"]
     if args.max_steps <= 0:
         return None
     return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * length

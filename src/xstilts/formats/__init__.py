@@ -12,6 +12,11 @@ from types import ModuleType
 from xstilts.errors import UnknownNameError
 from xstilts.tasks.registry import FORMATS
 
+# Bump when a change to any format's featurization (tokenization, truncation, windowing, label
+# encoding) changes the features of the same examples: it is part of every feature-cache key and
+# of every training phase's key, so an upgrade never reloads features or models built the old way.
+FEATURIZATION_VERSION = 1
+
 
 def get_format(name: str) -> ModuleType:
     """The module implementing format ``name``."""

@@ -30,14 +30,14 @@ import yaml
 
 from xstilts import settings as xsettings
 from xstilts.config import (
-    DataSlice, ExperimentConfig, IntermediatePhase, RetrievalEvalPhase, TargetPhase, TrainingArgs, ZeroShotEvalPhase,
-    equal_tokens_batch,
+    ExperimentConfig, IntermediatePhase, ResolvedConfig, RetrievalEvalPhase, TargetPhase, TrainingArgs,
+    ZeroShotEvalPhase, equal_tokens_batch, resolve,
 )
 from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
 from xstilts.data.lengths import assign_buckets, text_lengths, windows_per_example
 from xstilts.data.loading import load_examples, resolve_files
 from xstilts.errors import ConfigError, DataError
-from xstilts.formats import get_format
+from xstilts.formats import FEATURIZATION_VERSION, get_format
 from xstilts.formats.base import Features
 from xstilts.metrics import get_metric
 from xstilts.metrics.aggregate import main_metric_value
@@ -74,6 +74,7 @@ class Run:
     model: MultiTaskModel
     cache: FeatureCache
     progress: bool
+    resolved: ResolvedConfig  # every effective setting and data fingerprint, resolved once
     intermediate: list[str] = field(default_factory=list)
     intermediate_max_len: int | None = None
     compute_policy: str | None = None
@@ -93,7 +94,7 @@ class Run:
 
     def rows(self, phase: str, task: str, language: str, split: str, metrics: dict[str, float], n: int,
              **extra) -> list[dict]:
-        return [make_row(run_id=self.config.run_id, config_hash=self.config.config_hash(), phase=phase,
+        return [make_row(run_id=self.resolved.run_id, config_hash=self.resolved.config_hash(), phase=phase,
                          intermediate=list(self.intermediate), intermediate_max_len=self.intermediate_max_len,
                          compute_policy=self.compute_policy, target=self.target, task=task, language=language,
                          split=split, metric=m,
@@ -113,7 +114,7 @@ class Run:
         for name, idx in buckets.items():
             for i in idx:
                 member[int(i)].append(name)
-        common = {"run_id": self.config.run_id, "config_hash": self.config.config_hash(), "phase": phase,
+        common = {"run_id": self.resolved.run_id, "config_hash": self.resolved.config_hash(), "phase": phase,
                   "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
                   "compute_policy": self.compute_policy, "target": self.target, "task": task.name, "language": language, "split": split,
                   "seed": self.config.seed, "metric": task.metric}
@@ -124,15 +125,13 @@ class Run:
     # ---------------------------------------------------------------- data
 
     def settings(self, task: Task, max_length: int | None = None) -> dict:
-        """Featurization settings: phase override > config ``tasks:`` override > registry default."""
-        o = self.config.tasks.get(task.name)
-        pick = lambda name: getattr(o, name, None) if o is not None and getattr(o, name, None) is not None else getattr(task, name)
-        s = {"max_length": max_length or pick("max_length")}
-        if task.format == "span_qa":
-            s |= {"doc_stride": pick("doc_stride"), "max_query_length": pick("max_query_length"),
-                  "max_answer_length": pick("max_answer_length")}
-        if task.format in ("classification", "tagging"):
-            s["labels"] = self.labels.get(task.name) or task.labels
+        """Featurization settings from the resolved config, under the intermediate phase's
+        ``max_length``; labels a task does not declare come from its training data."""
+        s = self.resolved.settings(task.name)
+        if max_length:
+            s["max_length"] = max_length
+        if "labels" in s:
+            s["labels"] = self.labels.get(task.name) or s["labels"]
         return s
 
     def examples(self, task: Task, split: str, language: str, limit: int | None) -> list:
@@ -141,8 +140,7 @@ class Run:
 
     def english(self, task: Task, role: str, limit: int | None) -> list:
         """English ``train`` or ``dev`` examples of ``task``, from its :class:`DataSlice` setting."""
-        o = self.config.tasks.get(task.name)
-        data = getattr(o, role) if o is not None else DataSlice(split=role)
+        data = self.resolved.data_slice(task.name, role)
         source = get_task(data.task) if data.task else task
         if source.format != task.format or (source.labels or None) != (task.labels or None):
             raise ConfigError(f"tasks.{task.name}.{role}: {source.name} data does not fit {task.name} "
@@ -156,7 +154,7 @@ class Run:
         fmt = get_format(task.format)
         digest = hashlib.sha256(repr(examples).encode()).hexdigest()[:16]
         parts = {"task": task.name, "task_version": task.version, "format": task.format,
-                 "format_version": getattr(fmt, "VERSION", 1), "split": split, "language": language,
+                 "format_version": FEATURIZATION_VERSION, "split": split, "language": language,
                  "tokenizer": tokenizer_fingerprint(self.tokenizer), "examples": digest,
                  **{k: v for k, v in s.items() if k != "max_answer_length"}}
 
@@ -370,11 +368,18 @@ def _finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
 TRAINING_KINDS = ("pretrained", "intermediate", "target")
 
 
-def training_key(config: ExperimentConfig, index: int) -> str:
-    """Hash of everything that determines the model after training phase ``index``: the seed, the
-    data, the training phases up to it and the settings of the tasks they train on. Runs that share
-    it (e.g. one intermediate checkpoint for every target of a grid) share the trained model."""
-    prefix = [p for p in config.phases[:index + 1] if p.kind in TRAINING_KINDS]
+def training_key(config: ExperimentConfig | ResolvedConfig, index: int) -> str:
+    """Hash of everything that determines the model after training phase ``index``, from resolved
+    values only: the seed, the training phases up to it, the resolved settings of the tasks they
+    train on, the featurization version and the fingerprints of the data files they read. Runs that
+    share it (e.g. one intermediate checkpoint for every target of a grid) share the trained model.
+
+    A plain :class:`ExperimentConfig` is resolved here without requiring its data (what a dry run
+    knows); a run passes the config it resolved with its data."""
+    resolved = config if isinstance(config, ResolvedConfig) else resolve(config, require_data=False)
+    config = resolved.config
+    indices = [i for i, p in enumerate(config.phases[:index + 1]) if p.kind in TRAINING_KINDS]
+    prefix = [config.phases[i] for i in indices]
     names: set[str] = set()
     for p in prefix:
         names |= set(getattr(p, "tasks", None) or ([p.task] if getattr(p, "task", None) else []))
@@ -383,8 +388,10 @@ def training_key(config: ExperimentConfig, index: int) -> str:
     if index == 0 and first.from_scratch is not None and first.from_scratch.seed is not None:
         seed = first.from_scratch.seed  # one pretrained model shared by runs of every fine-tuning seed
     payload = {"seed": seed, "data_source": config.data_source, "data_dir": config.data_dir,
+               "featurization_version": resolved.featurization_version,
                "phases": [p.model_dump(mode="json") for p in prefix],
-               "tasks": {k: v.model_dump(mode="json") for k, v in sorted(config.tasks.items()) if k in names}}
+               "tasks": {k: resolved.tasks[k] for k in sorted(names)},
+               "data": [resolved.data.get(i, {}) for i in indices]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -410,20 +417,21 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     run's own directory.
     """
     out_dir = Path(out_dir)
-    run_dir = out_dir / "runs" / config.run_id
+    resolved = resolve(config)  # once: a missing data file fails here, named
+    run_dir = out_dir / "runs" / resolved.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
         tmp = cfg_path.with_suffix(".tmp")
-        tmp.write_text(yaml.safe_dump(config.resolved(), sort_keys=False))
+        tmp.write_text(yaml.safe_dump(resolved.as_dict(), sort_keys=False))
         tmp.replace(cfg_path)
     seed_everything(config.seed)
-    run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress)
-    run.log(f"run {config.run_id}: {' → '.join(p.kind for p in config.phases)}")
+    run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress, resolved)
+    run.log(f"run {resolved.run_id}: {' → '.join(p.kind for p in config.phases)}")
 
     ordinal = 0  # position among training phases: seeds must not depend on interleaved evaluations
     for index, phase in enumerate(config.phases):
-        shared = out_dir / "shared" / f"{phase.kind}-{training_key(config, index)[:16]}"
+        shared = out_dir / "shared" / f"{phase.kind}-{training_key(resolved, index)[:16]}"
         if phase.kind in TRAINING_KINDS and not (phase.kind == "pretrained" and phase.from_scratch is None):
             (run_dir / f"{index}-{phase.kind}.txt").write_text(str(shared.relative_to(out_dir)) + "\n")
         if phase.kind == "pretrained" and phase.from_scratch is None:
@@ -461,7 +469,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 _zero_shot(run, phase, phase_dir, index)
             elif phase.kind == "retrieval_eval":
                 _retrieval(run, phase, phase_dir, index)
-    run.log(f"run {config.run_id} finished")
+    run.log(f"run {resolved.run_id} finished")
     return run_dir
 
 
