@@ -4,7 +4,8 @@ An experiment is an ordered list of phases (``pretrained`` → ``intermediate`` 
 → ``target`` → ``zero_shot_eval``), each with its own hyper-parameters, named as in HF
 ``TrainingArguments``. Unknown keys are errors with a "did you mean"; ``--set a.b=c`` overrides
 are applied to the raw mapping before validation, so they are validated like the file.
-The resolved config (every default filled in) is what gets saved beside a run and hashed.
+The resolved config (:func:`resolve`: every default, the featurization version and the data files'
+fingerprints filled in) is what gets saved beside a run and hashed.
 """
 
 from __future__ import annotations
