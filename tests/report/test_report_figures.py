@@ -1,13 +1,14 @@
 """Every figure the report writes is legible at the size the HTML shows it: nothing drawn outside the
-figure (a clipped legend, tick label or title), no two pieces of text on top of each other, no text
-smaller than ``MIN_FONT``, and no figure wider than the page's text column (the browser would
-shrink it). Checked with the renderer on the figures themselves, for report folders shaped like the
-demo's and the real "mini" study's, and for the figure functions at the extremes of what
-``sections.py`` hands them."""
+figure (a clipped legend, tick label or title), no text on other text or over another panel (a
+colorbar, a neighbour), no text smaller than ``MIN_FONT``, and no figure wider than the page's text
+column (the browser would shrink it). Checked with the renderer on the figures themselves, for report
+folders shaped like the demo's and the real "mini" study's, and for the figure functions at the
+extremes of what ``sections.py`` hands them."""
 
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from matplotlib.transforms import Bbox
 from report_synth import every_bucket, mini_study_examples, synthetic_examples, write_synthetic_dir
 from xstilts.report import build_report
 from xstilts.report import figures as F
+from xstilts.report.html import CSS
 
 TOLERANCE = 1.0  # display pixels
 
@@ -55,7 +57,13 @@ def legibility_problems(fig) -> list[str]:
         overlap = Bbox.intersection(box_a, box_b)
         if overlap is not None and overlap.width > TOLERANCE and overlap.height > TOLERANCE:
             problems.append(f"text {a.get_text()!r} overlaps {b.get_text()!r}")
+    panels = [ax for ax in fig.axes if ax.get_visible()]
     for t in _texts(fig):
+        box = t.get_window_extent(renderer)
+        for ax in panels:
+            overlap = Bbox.intersection(box, ax.bbox) if ax is not t.axes else None
+            if overlap is not None and overlap.width > TOLERANCE and overlap.height > TOLERANCE:
+                problems.append(f"text {t.get_text()!r} over the panel {ax.get_title(loc='left') or ax.get_label()!r}")
         if t.get_fontsize() < F.MIN_FONT - 1e-9:
             problems.append(f"text {t.get_text()!r} at {t.get_fontsize():.1f} pt")
     if fig.get_figwidth() > F.MAX_WIDTH + 1e-9:
@@ -86,9 +94,16 @@ DEMO = dict(targets=("syn_qa",), languages=("en", "xa", "xb", "xc"), seeds=(0,),
             intermediates={("syn_longqa",): 3.0, ("syn_nli",): 0.0})
 
 
-@pytest.mark.parametrize("study", ["demo", "mini"])
+STUDIES = {
+    "demo": lambda: every_bucket(synthetic_examples(**DEMO)),
+    "mini": lambda: mini_study_examples(n=40, seeds=(1,)),
+    "two targets": lambda: synthetic_examples(n=60, seeds=(1,)),  # stacked heatmap panels, a 3-column trend grid
+}
+
+
+@pytest.mark.parametrize("study", STUDIES)
 def test_every_report_figure_is_legible(tmp_path, saved_figures, study) -> None:
-    examples = every_bucket(synthetic_examples(**DEMO)) if study == "demo" else mini_study_examples(n=40, seeds=(1,))
+    examples = STUDIES[study]()
     root = write_synthetic_dir(tmp_path / study, examples=examples)
     page = build_report(root, n_resamples=20, seed=0).read_text(encoding="utf-8")
     assert set(saved_figures) == {"answer_slopes", "gain_heatmap_languages", "gain_heatmap_buckets",
@@ -154,3 +169,10 @@ def test_the_check_sees_a_legend_cut_off_at_the_edges() -> None:
     fig.legend(legend.legend_handles, [t.get_text() for t in legend.get_texts()], loc="outside lower center",
                ncols=len(BUCKETS))  # one row: wider than the figure
     assert any(p.startswith("legend") and "outside the figure" in p for p in legibility_problems(fig))
+
+
+def test_the_widest_figure_fits_the_page_column() -> None:
+    """``figures.MAX_WIDTH`` at ``PX_PER_INCH`` fits ``main``'s content box in the page's CSS."""
+    main = re.search(r"main \{[^}]*max-width: (\d+)px;[^}]*padding: (\d+)px (\d+)px", CSS)
+    assert main is not None
+    assert F.MAX_WIDTH * F.PX_PER_INCH <= int(main.group(1)) - 2 * int(main.group(3))

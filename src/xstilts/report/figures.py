@@ -134,28 +134,23 @@ def _font_size(key: str) -> float:
 
 
 def _figure_legend(fig: Figure, handles: dict[str, Artist]) -> None:
-    """One legend for all panels, below them, in as many balanced columns as fit the figure's width
-    (constrained layout reserves its height but not its width: a wider legend is cut off at both
-    edges); the figure grows by the legend's height, so the panels keep theirs."""
+    """One legend for all panels, below them, in the fewest rows whose columns fit the figure's width
+    (constrained layout reserves a legend's height but not its width: a wider one is cut off at both
+    edges), read left to right; the figure grows by the legend's height, so the panels keep theirs."""
     if not handles:
         return
     renderer = fig.canvas.get_renderer()
+    n = len(handles)
     labels = [_wrap(label, fig.get_figwidth() - 1.0, _font_size("legend.fontsize")) for label in handles]
-    room = fig.bbox.width - 0.2 * fig.dpi
-
-    def place(ncols: int):
-        return fig.legend(list(handles.values()), labels, loc="outside lower center", ncols=ncols, frameon=False)
-
-    fits = 1
-    for ncols in range(len(labels), 1, -1):
-        legend = place(ncols)
-        wide = legend.get_window_extent(renderer).width
-        legend.remove()
-        if wide <= room:
-            fits = ncols
+    for rows in range(1, n + 1):
+        ncols = math.ceil(n / rows)  # balanced: 6 entries that fit 5 a row go 3 + 3, not 5 + 1
+        # matplotlib fills a legend column by column: hand it the entries so that rows read in order
+        order = [k for j in range(ncols) for k in range(j, n, ncols)]
+        legend = fig.legend([list(handles.values())[k] for k in order], [labels[k] for k in order],
+                            loc="outside lower center", ncols=ncols, frameon=False)
+        if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width - 0.2 * fig.dpi:
             break
-    rows = math.ceil(len(labels) / fits)
-    legend = place(math.ceil(len(labels) / rows))  # 6 entries that fit 5 a row: 3 + 3, not 5 + 1
+        legend.remove()
     fig.set_figheight(fig.get_figheight() + legend.get_window_extent(renderer).height / fig.dpi)
 
 
@@ -230,6 +225,7 @@ def _heatmaps(panels, *, norm, cmap, colorbar_label, fmt) -> Figure:
         ax.set_xticks(np.arange(-0.5, len(p.columns), 1), minor=True)
         ax.set_yticks(np.arange(-0.5, len(p.rows), 1), minor=True)
         ax.grid(which="minor", color="white", linewidth=1.2)
+        ax.set_xlim(-0.5, max_cols - 0.5)  # cells as wide as the widest panel's; the rest of the row stays empty
         ax.tick_params(which="minor", length=0)
         for i in range(len(p.rows)):
             for j in range(len(p.columns)):
@@ -303,6 +299,7 @@ def _line_panels(panels: Sequence[TrendPanel], *, ylabel: str, columns: int, dra
     nrows = math.ceil(n / ncols)
     panel_w = min(3.7, MAX_WIDTH / ncols)
     fig = new_figure(max(5.0, panel_w * ncols), 3.0 * nrows + 0.3)
+    fig.get_layout_engine().set(wspace=0.06)  # a panel's y tick labels apart from its left neighbour
     axes = list(fig.subplots(nrows, ncols, squeeze=False).ravel())
     for ax in axes[n:]:
         ax.set_visible(False)
