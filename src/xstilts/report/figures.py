@@ -140,13 +140,13 @@ def _figure_legend(fig: Figure, handles: dict[str, Artist]) -> None:
     if not handles:
         return
     renderer = fig.canvas.get_renderer()
-    n = len(handles)
+    n, artists = len(handles), list(handles.values())
     labels = [_wrap(label, fig.get_figwidth() - 1.0, _font_size("legend.fontsize")) for label in handles]
     for rows in range(1, n + 1):
         ncols = math.ceil(n / rows)  # balanced: 6 entries that fit 5 a row go 3 + 3, not 5 + 1
         # matplotlib fills a legend column by column: hand it the entries so that rows read in order
         order = [k for j in range(ncols) for k in range(j, n, ncols)]
-        legend = fig.legend([list(handles.values())[k] for k in order], [labels[k] for k in order],
+        legend = fig.legend([artists[k] for k in order], [labels[k] for k in order],
                             loc="outside lower center", ncols=ncols, frameon=False)
         if ncols == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width - 0.2 * fig.dpi:
             break
