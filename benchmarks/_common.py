@@ -22,6 +22,20 @@ def best_time(fn, repeats: int) -> float:
     return min(times)
 
 
+def build_mini_encoder(cache: Path) -> Path:
+    """The shared mini multilingual encoder (multilingual-e5-small, XLM-R vocabulary), built once
+    into ``cache`` by shared/tools/build_mini_multilingual_encoder.py."""
+    import os
+    import subprocess
+    import sys
+
+    mini = cache / "mini-e5"
+    if not (mini / "model.safetensors").exists():
+        tools = Path(os.environ.get("XSTILTS_TOOLS_DIR", HERE.parent.parent / "shared" / "tools"))
+        subprocess.run([sys.executable, str(tools / "build_mini_multilingual_encoder.py"), str(mini)], check=True)
+    return mini
+
+
 def ensure_world(directory: Path, seed: int = 0, size: str = "demo", overrides: dict | None = None) -> float:
     """Generate the world if absent; returns the seconds it took (0 if it was there)."""
     import time
@@ -72,15 +86,15 @@ def score_ci(runs: list, metric: str, *, resamples: int = 1000, seed: int = 0,
 
 
 def paired_difference_ci(a: list[dict], b: list, metric: str, *, resamples: int = 1000,
-                         seed: int = 0) -> tuple[float, float, float]:
+                         seed: int = 0, key: str | None = None) -> tuple[float, float, float]:
     """Score of example rows ``a`` minus that of ``b`` (one run's rows, or several runs' whose scores
     are averaged; paired by ``example_id``) and its 95% paired-bootstrap CI: one draw of examples
     serves all, so shared example difficulty cancels."""
     ma, others = _aligned(a, [a], metric), _aligned(a, _several(b), metric)
     draws = np.random.default_rng(seed).integers(0, len(a), size=(resamples, len(a)))
-    diff = _mean_score(metric, ma, draws) - _mean_score(metric, others, draws)
+    diff = _mean_score(metric, ma, draws, key) - _mean_score(metric, others, draws, key)
     low, high = np.percentile(diff, [2.5, 97.5])
-    return float(_mean_score(metric, ma) - _mean_score(metric, others)), float(low), float(high)
+    return float(_mean_score(metric, ma, key=key) - _mean_score(metric, others, key=key)), float(low), float(high)
 
 
 def _several(runs: list) -> list[list[dict]]:

@@ -12,23 +12,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
+from _common import build_mini_encoder
+
 HERE = Path(__file__).resolve().parent
-SHARED = HERE.parent.parent / "shared"
 CONFIGS = {"qa": HERE.parent / "configs" / "mini_qa_xquad.yaml", "nli": HERE.parent / "configs" / "mini_nli_xnli.yaml"}
 
 
 def build_encoders(cache: Path) -> tuple[Path, Path]:
-    mini = cache / "mini-e5"
-    if not (mini / "model.safetensors").exists():
-        tools = Path(os.environ.get("XSTILTS_TOOLS_DIR", SHARED / "tools"))
-        subprocess.run([sys.executable, str(tools / "build_mini_multilingual_encoder.py"), str(mini)], check=True)
+    mini = build_mini_encoder(cache)
     random_dir = cache / "mini-e5-random-init"
     if not (random_dir / "model.safetensors").exists():
         import torch

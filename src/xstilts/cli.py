@@ -226,8 +226,10 @@ app.add_typer(study_app, name="study")
 @study_app.command("seqlen")
 @_clean_errors
 def study_seqlen(
-    preset: str = typer.Option("demo", help="demo | xtreme | path to a study YAML"),
+    preset: str = typer.Option("demo", help="demo | mini | xtreme | path to a study YAML"),
     out: Path = typer.Option(..., "--out", help="output directory"),
+    set_: list[str] = typer.Option([], "--set", help="override a preset key: a.b=value, e.g. "
+                                   "pretrained.model=/path/to/encoder (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and estimate compute; run nothing"),
     progress: bool = typer.Option(True, help="progress bars"),
 ) -> None:
@@ -235,7 +237,7 @@ def study_seqlen(
     from xstilts.study import run_study
 
     _quiet_hf(progress)
-    summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo)
+    summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo, overrides=set_)
     if "report" in summary:
         typer.echo(summary["report"])
 

@@ -72,12 +72,17 @@ class DataSlice(_Strict):
 
     ``task`` borrows another task's data with the same format and labels (XNLI trained on ANLI
     when MNLI is not at hand); ``start``/``stop`` take a slice (e.g. SQuAD dev split in two).
+    ``exclude`` drops, before slicing, every example that shares an id or a long text with the
+    named evaluation data — ``"xquad"`` (its ``test`` split) or ``"task/split"``, in English where
+    the split has English, else in every language — e.g. SQuAD v1.1 dev without the 240 paragraphs
+    XQuAD translates (:mod:`xstilts.pipeline.overlap`).
     """
 
     task: str | None = None
     split: str
     start: int = 0
     stop: int | None = None
+    exclude: list[str] = []
 
 
 class TaskSettings(_Strict):
@@ -187,11 +192,16 @@ class PretrainedPhase(_Strict):
     revision: str | None = None
     tokenizer: str | None = None  # defaults to ``model``
     from_scratch: FromScratch | None = None
+    # The control: ``model``'s architecture and tokenizer with random weights (torch seed = the
+    # experiment's seed), to tell what pretraining contributes from what fine-tuning alone does.
+    random_init: bool = False
 
     @model_validator(mode="after")
     def _one_source(self) -> "PretrainedPhase":
         if (self.model is None) == (self.from_scratch is None):
             raise ValueError("set exactly one of 'model' and 'from_scratch'")
+        if self.random_init and self.model is None:
+            raise ValueError("'random_init' needs 'model' (whose architecture to initialise)")
         return self
 
 
@@ -285,6 +295,9 @@ class ExperimentConfig(_Strict):
     data_source: Literal["files", "hub"] = "files"
     phases: list[Phase] = Field(min_length=1)
     tasks: dict[str, TaskSettings] = {}
+    # Train anyway when a training phase's train/dev data overlaps later evaluation data; the
+    # overlap is then recorded in the phase's done.json and shown in the report.
+    allow_overlap: bool = False
 
     @model_validator(mode="after")
     def _check_order(self) -> "ExperimentConfig":
@@ -429,6 +442,11 @@ def _training_reads(phase, tasks: dict[str, dict]) -> list[tuple[str, str, str, 
             source = get_task(data.task or name)
             if source.has(data.split, "en"):  # the runner reads nothing for a split without English
                 reads.append((f"{name}.{role}", source.name, data.split, "en"))
+            for entry in data.exclude:  # what is left out is part of what is trained on
+                other, _, split = entry.partition("/")
+                other, split = get_task(other), split or "test"
+                for lang in ["en"] if other.has(split, "en") else other.splits.get(split, ()):
+                    reads.append((f"{name}.{role}.exclude", other.name, split, lang))
     return reads
 
 
@@ -437,8 +455,9 @@ def _fingerprints(reads, source: str, root: Path | None, require: bool) -> dict[
 
     out: dict[str, dict[str, str | None]] = {}
     for label, task, split, language in reads:
-        out.setdefault(label, {}).update(
-            data_fingerprints(task, split, language, data_dir=root, source=source, require=require))
+        # Exclusions in languages whose files are absent are skipped by the runner, as here.
+        out.setdefault(label, {}).update(data_fingerprints(
+            task, split, language, data_dir=root, source=source, require=require and not label.endswith(".exclude")))
     return out
 
 

@@ -58,7 +58,11 @@ class MultiTaskModel(nn.Module):
         return self.encoder.config.hidden_size
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str, *, revision: str | None = None, dropout: float | None = None) -> "MultiTaskModel":
+    def from_pretrained(cls, name_or_path: str, *, revision: str | None = None, dropout: float | None = None,
+                        random_init_seed: int | None = None) -> "MultiTaskModel":
+        """The encoder of a hub id or directory; with ``random_init_seed``, its architecture with
+        freshly initialised weights (the not-pretrained control of the same shape)."""
+        import torch
         from transformers import AutoConfig, AutoModel
 
         config = AutoConfig.from_pretrained(name_or_path, revision=revision)
@@ -66,11 +70,16 @@ class MultiTaskModel(nn.Module):
             for attr in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
                 if hasattr(config, attr):
                     setattr(config, attr, dropout)
+        if random_init_seed is not None:
+            torch.manual_seed(random_init_seed)
+            load = lambda **kw: AutoModel.from_config(config, **kw)  # noqa: E731
+        else:
+            load = lambda **kw: AutoModel.from_pretrained(name_or_path, revision=revision, config=config, **kw)  # noqa: E731
         # add_pooling_layer=False where supported: we never use the pooler (heads own their layers).
         try:
-            encoder = AutoModel.from_pretrained(name_or_path, revision=revision, config=config, add_pooling_layer=False)
+            encoder = load(add_pooling_layer=False)
         except TypeError:
-            encoder = AutoModel.from_pretrained(name_or_path, revision=revision, config=config)
+            encoder = load()
         return cls(encoder)
 
     def add_head(self, name: str, spec: HeadSpec, init_from: str | None = None) -> None:

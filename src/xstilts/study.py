@@ -1,9 +1,13 @@
 """``xstilts study seqlen``: the intermediate-max-length study as a grid of ordinary experiments.
 
-A preset (``demo``, ``xtreme`` or a YAML path) names the pretrained encoder, the English
+A preset (``demo``, ``mini``, ``xtreme`` or a YAML path) names the pretrained encoder, the English
 intermediate tasks, the intermediate max lengths, compute policies, targets and seeds. It expands
 into one :class:`~xstilts.config.ExperimentConfig` per (seed, condition, target) — the
-no-intermediate baseline included — and every run goes through :func:`run_experiment`. Training
+no-intermediate baseline included — and every run goes through :func:`run_experiment`. With
+``random_init_control`` each baseline also runs from a randomly initialised encoder of the same
+shape, in ``OUT/control`` (its own results and report: the report keys conditions by task and
+length, not by encoder). ``bucc_from_tatoeba`` builds BUCC-style mining data from Tatoeba into a
+linked copy of the data folder (``OUT/data``) where the BUCC 2018 release is not at hand. Training
 phases are shared by prefix hash, so each intermediate checkpoint is trained once and reused for
 every target (and a from-scratch encoder once for every seed when its seed is fixed). Then the
 analysis and the report are built from ``results.jsonl`` and ``example_scores.jsonl``.
@@ -20,11 +24,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xstilts.config import ExperimentConfig, ResolvedConfig, load_config, resolve
+from xstilts.config import ExperimentConfig, ResolvedConfig, apply_override, load_config, resolve
 from xstilts.errors import ConfigError
 from xstilts.tasks import get_task
 
-PRESETS = ("demo", "xtreme")
+PRESETS = ("demo", "mini", "xtreme")
 
 
 class CostModel(BaseModel):
@@ -47,6 +51,16 @@ class WorldSpec(BaseModel):
     overrides: dict[str, Any] = {}
 
 
+class BuccFromTatoeba(BaseModel):
+    """BUCC-style pools from Tatoeba pairs (:mod:`xstilts.data.bucc_from_tatoeba`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    languages: list[str] = Field(min_length=1)
+    aligned: int = 600
+    unaligned: int = 200
+    seed: int = 0
+
+
 class SeqlenStudy(BaseModel):
     model_config = ConfigDict(extra="forbid")
     study: Literal["seqlen"] = "seqlen"
@@ -66,13 +80,16 @@ class SeqlenStudy(BaseModel):
     target_training: dict[str, dict[str, Any]] = {}
     head_init: Literal["fresh", "intermediate"] = "fresh"
     retrieval_eval: dict[str, Any] | None = None  # scored on the pretrained model and after intermediate
+    random_init_control: bool = False  # also every baseline from a random-init encoder (OUT/control)
+    bucc_from_tatoeba: BuccFromTatoeba | None = None
     zero_shot_eval: dict[str, Any] = {}
     tasks: dict[str, dict[str, Any]] = {}
     cost: CostModel = CostModel()
 
 
-def load_preset(preset: str) -> SeqlenStudy:
-    """A packaged preset by name, or a YAML file."""
+def load_preset(preset: str, overrides: list[str] = ()) -> SeqlenStudy:
+    """A packaged preset by name, or a YAML file; ``overrides`` are ``key.path=value`` settings
+    (as ``xstilts run --set``), e.g. ``pretrained.model=/path/to/encoder``."""
     if preset in PRESETS:
         text = resources.files("xstilts.presets").joinpath(f"seqlen_{preset}.yaml").read_text(encoding="utf-8")
         where = f"preset {preset!r}"
@@ -81,8 +98,11 @@ def load_preset(preset: str) -> SeqlenStudy:
         if not path.exists():
             raise ConfigError(f"--preset {preset!r}: not {', '.join(PRESETS)} and no such file")
         text, where = path.read_text(encoding="utf-8"), str(path)
+    raw = yaml.safe_load(text)
+    for assignment in overrides:
+        apply_override(raw, assignment)
     try:
-        return SeqlenStudy.model_validate(yaml.safe_load(text))
+        return SeqlenStudy.model_validate(raw)
     except ValidationError as err:
         raise ConfigError(f"{where}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())) from None
 
@@ -100,14 +120,24 @@ def expand(study: SeqlenStudy, data_dir: str | None = None) -> list[ExperimentCo
     return configs
 
 
+def controls(study: SeqlenStudy, data_dir: str | None = None) -> list[ExperimentConfig]:
+    """The random-init control of every baseline (none unless ``random_init_control``)."""
+    if not study.random_init_control:
+        return []
+    return [_config(study, seed, target, None, None, None, data_dir, random_init=True)
+            for seed in study.seeds for target in study.targets]
+
+
 def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_len: int | None,
-            policy: str | None, data_dir: str | None) -> ExperimentConfig:
-    phases: list[dict] = [{"kind": "pretrained", **study.pretrained}]
+            policy: str | None, data_dir: str | None, random_init: bool = False) -> ExperimentConfig:
+    if random_init and "model" not in study.pretrained:
+        raise ConfigError("random_init_control needs pretrained.model (whose architecture to initialise)")
+    phases: list[dict] = [{"kind": "pretrained", **study.pretrained, **({"random_init": True} if random_init else {})}]
     tasks = json.loads(json.dumps(study.tasks))
     if study.retrieval_eval is not None:
         phases.append({"kind": "retrieval_eval", **study.retrieval_eval})
     if task is None:
-        condition = f"baseline-{target}"
+        condition = f"{'control-' if random_init else ''}baseline-{target}"
     else:
         condition = f"{task}-L{max_len}-{policy}-{target}"
         phases.append({"kind": "intermediate", "tasks": [task], "max_length": max_len, "compute_policy": policy,
@@ -182,21 +212,27 @@ def _phase_tokens(resolved: ResolvedConfig, phase) -> int | None:
 
 
 def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progress: bool = True,
-              echo=print) -> dict:
+              echo=print, overrides: list[str] = ()) -> dict:
     """Expand, (optionally) run every run, then analyse and report. Returns a summary dict."""
+    from xstilts import settings as xsettings
     from xstilts.pipeline.runner import run_experiment
 
-    study = load_preset(preset)
+    study = load_preset(preset, overrides)
     out_dir = Path(out_dir)
     data_dir = None
     if study.world is not None:
         data_dir = str((out_dir / "world").resolve())
+    elif study.bucc_from_tatoeba is not None:
+        data_dir = str((out_dir / "data").resolve())
     configs = expand(study, data_dir)
-    cost = estimate(study, configs)
+    control = controls(study, data_dir)
+    cost = estimate(study, configs + control)
     echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets × "
          f"[baseline + {len(study.intermediate_tasks)} tasks × {len(study.compute_policies)} policies × "
          f"{len(study.max_lengths)} max lengths]); {cost['training_phases']} distinct training phases")
-    for cfg in configs:
+    if control:
+        echo(f"  + {len(control)} random-init control run(s) in {out_dir / 'control'}")
+    for cfg in configs + control:
         echo(f"  {cfg.run_id}")
     hours = "unknown" if math.isnan(cost["hours"]) else f"{cost['hours']:.2f}"
     echo(f"estimated compute: {cost['training_tokens']:,} training tokens ≈ {hours} {cost['device']}-hours "
@@ -209,10 +245,20 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
 
         echo(f"generating the synthetic world (seed {study.world.seed}, {study.world.size}) in {out_dir / 'world'}")
         generate(out_dir / "world", seed=study.world.seed, size=study.world.size, **study.world.overrides)
-    for i, cfg in enumerate(configs, 1):
-        echo(f"[{i}/{len(configs)}] {cfg.run_id}")
-        run_experiment(cfg, out_dir, progress=progress)
-    summary: dict[str, Any] = {"runs": [c.run_id for c in configs], "estimate": cost}
+    if study.bucc_from_tatoeba is not None:
+        from xstilts.data import bucc_from_tatoeba
+
+        b = study.bucc_from_tatoeba
+        source = xsettings.data_dir(study.data_dir)
+        echo(f"BUCC-style pools from Tatoeba ({', '.join(b.languages)}) in {out_dir / 'data'} (links to {source})")
+        bucc_from_tatoeba.write(source, bucc_from_tatoeba.overlay(source, out_dir / "data"), b.languages,
+                                aligned=b.aligned, unaligned=b.unaligned, seed=b.seed)
+    runs = [(cfg, out_dir) for cfg in configs] + [(cfg, out_dir / "control") for cfg in control]
+    for i, (cfg, where) in enumerate(runs, 1):
+        echo(f"[{i}/{len(runs)}] {cfg.run_id}")
+        run_experiment(cfg, where, progress=progress)
+    summary: dict[str, Any] = {"runs": [c.run_id for c in configs], "control": [c.run_id for c in control],
+                               "estimate": cost}
     try:
         from xstilts.report import build_report
     except ImportError:  # pragma: no cover - the report package ships with xstilts

@@ -456,3 +456,12 @@ def test_head_masks_padding_and_loss_matches_hf():
 
 def test_registered_as_format():
     assert get_format("span_qa") is span_qa
+
+
+def test_no_room_for_the_context_is_a_config_error(mini_tokenizer):
+    # A setting, not a crash: `xstilts run` prints it as one line and exits 2.
+    from xstilts.errors import ConfigError
+
+    ex = QAExample("q", "Who?", "Some context here.", ())
+    with pytest.raises(ConfigError, match="must exceed doc_stride=32"):
+        get_format("span_qa").featurize([ex], mini_tokenizer, max_length=64, doc_stride=32, max_query_length=64)

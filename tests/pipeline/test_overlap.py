@@ -57,3 +57,60 @@ def test_udpos_english_train_and_test_share_no_long_sentence(data_dir):
     train = load_examples("udpos", "train", "en", data_dir=data_dir)
     test = load_examples("udpos", "test", "en", data_dir=data_dir)
     assert find_overlaps([("train", train)], [("test", test)]) == []
+
+
+# ---------------------------------------------------------------- the guard in the runner
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from xstilts.cli import app  # noqa: E402
+
+MINI_QA = Path(__file__).resolve().parents[2] / "configs" / "mini_qa_xquad.yaml"
+QUICK = ["phases.1.training.max_steps=2", "phases.1.training.eval_steps=2", "phases.1.training.max_eval_examples=4",
+         "phases.2.languages=[de]", "phases.2.max_examples=4", "tasks.xquad.max_length=96", "tasks.xquad.doc_stride=32",
+         "tasks.xquad.max_query_length=24"]
+
+
+def _run(tmp_path, model_dir, *overrides):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["run", str(MINI_QA), "--out", str(out), "--no-progress",
+                                      "--set", f"phases.0.model={model_dir}", *[a for o in (*QUICK, *overrides)
+                                                                              for a in ("--set", o)]])
+    return result, out
+
+
+@pytest.mark.slow
+def test_guard_refuses_the_old_mini_qa_slices(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    # configs/mini_qa_xquad.yaml before the fix: SQuAD dev[:800] as training data, XQuAD scored.
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    result, out = _run(tmp_path, tiny_model_dir, "tasks.xquad.train.exclude=[]",
+                       "phases.2.max_examples=300")
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert "train/test overlap" in line and "squad_v1/dev[0:800] (xquad train)" in line
+    assert "xquad/test-de share 74 of 300 examples" in line and "56beb4343aeaaa14008c925b" in line
+    assert not list(out.glob("shared/target-*/done.json"))  # nothing was trained
+
+
+@pytest.mark.slow
+def test_guard_accepts_the_shipped_config_and_records_allowed_overlap(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    result, out = _run(tmp_path, tiny_model_dir)
+    assert result.exit_code == 0, result.output
+    assert "no training or dev example is among the evaluated ones" in next(out.glob("runs/*/log.txt")).read_text()
+    assert not list(out.glob("runs/*/overlap.json"))
+
+    result, out = _run(tmp_path / "allowed", tiny_model_dir, "tasks.xquad.train.exclude=[]", "allow_overlap=true")
+    assert result.exit_code == 0, result.output
+    (record,) = json.loads(next(out.glob("runs/*/overlap.json")).read_text())
+    assert (record["kind"], record["evaluated"], record["total"]) == ("target", "xquad/test-de", 4)
+    done = json.loads(next(out.glob("shared/target-*/done.json")).read_text())
+    assert done["overlap"] == [{k: v for k, v in record.items() if k not in ("phase", "kind")}]
+    from xstilts.report import build_report
+
+    page = build_report(out).read_text()
+    assert "Train/test overlap in run" in page and "xquad/test-de" in page

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from xstilts.data.examples import QAExample
+from xstilts.errors import ConfigError
 from xstilts.formats.base import Features
 
 # What the loss reads besides the model inputs (a training stream's ``target_columns``). The other
@@ -141,7 +142,7 @@ def featurize(examples: Sequence[QAExample], tokenizer: Any, *, max_length: int,
     room = max_length - max_query_length - template.num_specials
     if room <= doc_stride:
         # HF fails on this deep inside the tokenizer; say it up front, with the numbers.
-        raise ValueError(
+        raise ConfigError(
             f"max_length={max_length} leaves {room} context tokens after a {max_query_length}-token "
             f"question and {template.num_specials} special tokens: it must exceed doc_stride={doc_stride}"
         )

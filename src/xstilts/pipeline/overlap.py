@@ -114,9 +114,23 @@ def without(examples: Sequence, others: Sequence) -> list:
     return [ex for ex in examples if not set(fingerprints([ex])) & keys]
 
 
+def slice_label(task: str, split: str, start: int = 0, stop: int | None = None) -> str:
+    """How a training slice is named in errors and records: ``squad_v1/dev[0:800]``."""
+    return f"{task}/{split}[{start}:{'' if stop is None else stop}]"
+
+
+def _selection_set(task: str, label: str) -> str:
+    """The evaluation-set name of a task's own English dev slice (``udpos/dev-en``)."""
+    return f"{task}/{label.partition('/')[2].partition('[')[0]}-en"
+
+
 def check_experiment(config, english: Callable, evaluated: Callable, languages: Callable) -> dict[int, list[Overlap]]:
     """Overlaps per training phase index of ``config``: its English train and dev examples against
     the examples of every later ``zero_shot_eval`` and ``retrieval_eval`` phase.
+
+    One pair is not a contamination and is left out: a phase's *own* English dev slice against the
+    same task's English dev split — the set the model is selected on, scored as such (its English dev
+    number is a selection score, as everywhere; zero-shot languages are other files).
 
     The runner passes its own data access, so the guard sees exactly what the run reads:
     ``english(task, role, limit) -> (label, examples)`` — a task's English train/dev examples as
@@ -144,7 +158,8 @@ def check_experiment(config, english: Callable, evaluated: Callable, languages: 
         for task in map(get_task, phase.tasks if phase.kind == "intermediate" else [phase.task]):
             for role, limit in (("train", args.max_train_examples), ("dev", args.max_eval_examples)):
                 label, examples = english(task, role, limit)
-                trained.append((f"{label} ({task.name} {role})", examples))
+                own = _selection_set(task.name, label) if role == "dev" and label.startswith(f"{task.name}/") else None
+                trained.append((f"{label} ({task.name} {role})", examples, own))
         later = []
         for j in range(i + 1, len(config.phases)):
             p = config.phases[j]
@@ -154,6 +169,8 @@ def check_experiment(config, english: Callable, evaluated: Callable, languages: 
             elif p.kind == "retrieval_eval":
                 for task in map(get_task, p.tasks):
                     later += eval_sets(task, p.splits, p.languages, None)
-        if found := find_overlaps(trained, later):
+        found = [o for label, examples, own in trained
+                 for o in find_overlaps([(label, examples)], [(name, ex) for name, ex in later if name != own])]
+        if found:
             out[i] = found
     return out

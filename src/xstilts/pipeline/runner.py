@@ -43,7 +43,7 @@ from xstilts.metrics import get_metric
 from xstilts.metrics.aggregate import main_metric_value
 from xstilts.metrics.bucc import bucc_eval
 from xstilts.modeling import MultiTaskModel, head_spec_for
-from xstilts.pipeline import evaluation
+from xstilts.pipeline import evaluation, overlap
 from xstilts.pipeline.results import append_rows, make_row
 from xstilts.tasks import Task, get_task
 from xstilts.training.loop import TrainStream, train
@@ -140,15 +140,34 @@ class Run:
 
     def english(self, task: Task, role: str, limit: int | None) -> list:
         """English ``train`` or ``dev`` examples of ``task``, from its :class:`DataSlice` setting."""
+        return self.english_slice(task, role, limit)[1]
+
+    def english_slice(self, task: Task, role: str, limit: int | None) -> tuple[str, list]:
+        """:meth:`english` with a label saying where the examples come from (for the overlap guard)."""
         data = self.resolved.data_slice(task.name, role)
         source = get_task(data.task) if data.task else task
         if source.format != task.format or (source.labels or None) != (task.labels or None):
             raise ConfigError(f"tasks.{task.name}.{role}: {source.name} data does not fit {task.name} "
                               f"(format {source.format} vs {task.format}, labels {source.labels} vs {task.labels})")
+        label = overlap.slice_label(source.name, data.split, data.start, data.stop)
         if not source.has(data.split, "en"):
-            return []
-        examples = self.examples(source, data.split, "en", None)[data.start:data.stop]
-        return examples[:limit] if limit else examples
+            return label, []
+        examples = self.examples(source, data.split, "en", None)
+        if data.exclude:
+            examples = overlap.without(examples, [ex for name in data.exclude for ex in self._excluded(name)])
+            label += f" without {'+'.join(data.exclude)}"
+        examples = examples[data.start:data.stop]
+        return label, examples[:limit] if limit else examples
+
+    def _excluded(self, name: str) -> list:
+        """A ``DataSlice.exclude`` entry's examples: ``task`` (its test split) or ``task/split``,
+        English where the split has it, else every language of the split."""
+        task_name, _, split = name.partition("/")
+        task, split = get_task(task_name), split or "test"
+        if split not in task.splits:
+            raise ConfigError(f"exclude {name!r}: {task.name} has no split {split!r} (splits: {', '.join(task.splits)})")
+        langs = ["en"] if task.has(split, "en") else self.languages(task, split, None)
+        return [ex for lang in langs for ex in self.examples(task, split, lang, None)]
 
     def features(self, task: Task, split: str, language: str, examples: Sequence, s: dict) -> Features:
         fmt = get_format(task.format)
@@ -200,7 +219,8 @@ class Run:
 
 
 def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_dir: Path, *,
-                 max_length: int | None, head_init: str | None = None, index: int) -> None:
+                 max_length: int | None, head_init: str | None = None, index: int,
+                 overlaps: Sequence[overlap.Overlap] = ()) -> None:
     """Shared by intermediate and target phases: build heads, features, train, select, save."""
     streams, dev, stats = [], [], []
     for task in tasks:
@@ -261,7 +281,8 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
         rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
     run.model.save(phase_dir / "model")
     _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
-                                   "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()}})
+                                   "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()},
+                                   **({"overlap": [o.as_dict() for o in overlaps]} if overlaps else {})})
 
 
 def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) -> None:
@@ -428,6 +449,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     seed_everything(config.seed)
     run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress, resolved)
     run.log(f"run {resolved.run_id}: {' → '.join(p.kind for p in config.phases)}")
+    overlaps = _guard_overlap(run)
 
     ordinal = 0  # position among training phases: seeds must not depend on interleaved evaluations
     for index, phase in enumerate(config.phases):
@@ -449,7 +471,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                     _reload(run, shared)
                 else:
                     _train_phase(run, phase, tasks, phase.effective_training(), shared,
-                                 max_length=phase.max_length, index=ordinal)
+                                 max_length=phase.max_length, index=ordinal, overlaps=overlaps.get(index, []))
             run.intermediate += phase.tasks
         elif phase.kind == "target":
             ordinal += 1
@@ -459,7 +481,8 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                     _reload(run, shared)
                 else:
                     _train_phase(run, phase, [get_task(phase.task)], phase.training, shared,
-                                 max_length=None, head_init=phase.head_init, index=ordinal)
+                                 max_length=None, head_init=phase.head_init, index=ordinal,
+                                 overlaps=overlaps.get(index, []))
         else:
             phase_dir = run_dir / f"{index}-{phase.kind}"
             phase_dir.mkdir(exist_ok=True)
@@ -471,6 +494,39 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 _retrieval(run, phase, phase_dir, index)
     run.log(f"run {resolved.run_id} finished")
     return run_dir
+
+
+def _guard_overlap(run: Run) -> dict[int, list[overlap.Overlap]]:
+    """Refuse to train on what a later phase evaluates (:mod:`xstilts.pipeline.overlap`), unless the
+    config sets ``allow_overlap``; then the overlaps go to ``overlap.json`` beside the run (the report
+    shows them) and into each training phase's ``done.json``. Skipped once every training phase of
+    the run is done: its data were checked when they were trained."""
+    config = run.config
+    pending = [i for i, p in enumerate(config.phases) if p.kind in ("intermediate", "target")
+               and not (run.out_dir / "shared" / f"{p.kind}-{training_key(run.resolved, i)[:16]}" / "done.json").exists()]
+    if not pending:
+        return {}
+    found = overlap.check_experiment(
+        config, run.english_slice, lambda task, split, lang, limit: run.examples(task, split, lang, limit),
+        run.languages)
+    if not found:
+        run.log("overlap guard: no training or dev example is among the evaluated ones")
+        return {}
+    first = next(iter(found.values()))[0]
+    total = sum(len(v) for v in found.values())
+    if not config.allow_overlap:
+        raise ConfigError(f"train/test overlap: {first.describe()}"
+                          + (f"; and {total - 1} more overlapping pair(s)" if total > 1 else "")
+                          + " — exclude the evaluation data from the training slice (tasks.<task>.train/dev.exclude: "
+                          "[<task>]) or set allow_overlap: true to run anyway (recorded)")
+    records = [{"phase": i, "kind": config.phases[i].kind, **o.as_dict()} for i, os_ in found.items() for o in os_]
+    for r in records:
+        run.log(f"overlap allowed (allow_overlap: true): phase {r['phase']}: {r['trained']} and {r['evaluated']} "
+                f"share {r['count']} of {r['total']} examples")
+    tmp = run.run_dir / "overlap.json.tmp"
+    tmp.write_text(json.dumps(records, indent=1))
+    tmp.replace(run.run_dir / "overlap.json")
+    return found
 
 
 def _pretrained(run: Run, phase, phase_dir: Path) -> None:
@@ -489,7 +545,8 @@ def _pretrained(run: Run, phase, phase_dir: Path) -> None:
         source = tokenizer_source = str(phase_dir / "model")
         revision = None
     run.tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, revision=revision)
-    run.model = MultiTaskModel.from_pretrained(source, revision=revision, dropout=dropout)
+    run.model = MultiTaskModel.from_pretrained(source, revision=revision, dropout=dropout,
+                                               random_init_seed=run.config.seed if phase.random_init else None)
 
 
 def _pretrain(run: Run, spec, phase_dir: Path) -> None:

@@ -2,7 +2,8 @@
 
 ``DIR/results.jsonl`` (re-runs collapsed by :func:`xstilts.pipeline.results.latest_rows`),
 ``DIR/example_scores.jsonl``, ``DIR/runs/<run_id>/config.yaml`` with the phase pointers
-``<i>-<kind>.txt`` (training phases live in ``DIR/shared/<kind>-<key>/``) and every ``done.json``.
+``<i>-<kind>.txt`` (training phases live in ``DIR/shared/<kind>-<key>/``), every ``done.json``
+and ``runs/<run_id>/overlap.json`` (train/test overlap a config allowed).
 Unreadable side files (a broken config or ``done.json``) are listed in :attr:`ReportData.problems`
 and the report goes on without them; a broken ``results.jsonl`` line is an error.
 """
@@ -50,6 +51,7 @@ class RunInfo:
     phases: list[PhaseInfo] = field(default_factory=list)
     versions: set = field(default_factory=set)
     git_shas: set = field(default_factory=set)
+    overlap: list = field(default_factory=list)  # runs/<id>/overlap.json: train/test overlap run anyway
 
 
 @dataclass
@@ -144,6 +146,11 @@ def _runs(out_dir: Path, rows: list[dict], examples: list[dict], problems: list[
             if info.config is not None and info.seed is None:
                 info.seed = info.config.get("seed")
             info.phases = _phases(out_dir, run_dir, info.config, problems)
+            if (run_dir / "overlap.json").exists():
+                try:
+                    info.overlap = list(json.loads((run_dir / "overlap.json").read_text(encoding="utf-8")))
+                except (OSError, json.JSONDecodeError, TypeError) as err:
+                    problems.append(f"{(run_dir / 'overlap.json').relative_to(out_dir)}: unreadable ({err})")
     for run_id, info in runs.items():
         info.condition = conditions.get(run_id) or _condition_from_config(info.config)
     return dict(sorted(runs.items()))

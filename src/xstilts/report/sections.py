@@ -1077,6 +1077,18 @@ def reproducibility(ctx: Context, *, date: str) -> Section:
     return sec
 
 
+def overlaps(ctx: Context) -> list[str]:
+    """Runs that trained or selected on examples they were later scored on (``allow_overlap``)."""
+    out = []
+    for run_id, info in ctx.data.runs.items():
+        for o in info.overlap:
+            out.append(f"Train/test overlap in run {run_id} (allow_overlap: true): {o.get('trained')} and "
+                       f"{o.get('evaluated')} share {o.get('count')} of {o.get('total')} evaluated examples "
+                       f"(first ids: {', '.join(map(str, o.get('first_ids', [])))}); its {o.get('evaluated')} "
+                       "scores are not zero-shot transfer alone.")
+    return out
+
+
 def collisions(ctx: Context) -> list[str]:
     """Runs the analysis cannot tell apart: same intermediate tasks, max length, target and seed
     (e.g. two compute policies). Their example scores collapse onto the later run's."""
@@ -1132,6 +1144,8 @@ def overview(ctx: Context, missing: Sequence[str]) -> Section:
     items = "".join(f"<dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd>" for k, v in facts)
     sec.add(Html(f'<dl class="facts">{items}</dl>'))
     for text in collisions(ctx):
+        sec.add(Note(text, missing=False, warning=True))
+    for text in overlaps(ctx):
         sec.add(Note(text, missing=False, warning=True))
     if missing:
         lis = "".join(f"<li>{html.escape(m)}</li>" for m in missing)
