@@ -134,7 +134,8 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
         raise ConfigError("random_init_control needs pretrained.model (whose architecture to initialise)")
     phases: list[dict] = [{"kind": "pretrained", **study.pretrained, **({"random_init": True} if random_init else {})}]
     tasks = json.loads(json.dumps(study.tasks))
-    if study.retrieval_eval is not None:
+    if study.retrieval_eval is not None and task is None:
+        # The bare encoder is scored once per seed, in its baseline run (the report pairs the others with it).
         phases.append({"kind": "retrieval_eval", **study.retrieval_eval})
     if task is None:
         condition = f"{'control-' if random_init else ''}baseline-{target}"
