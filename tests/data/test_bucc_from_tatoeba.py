@@ -29,3 +29,12 @@ def test_bucc_style_pools_from_tatoeba(tmp_path, data_dir):
             == (root / "xtreme/labels/bucc2018/test-de.tsv").read_text())
     assert (data_dir / "xtreme/download/tatoeba/de-en.de").exists()  # the real folder is untouched
     assert not (data_dir / "xtreme/download/bucc2018").exists()
+
+
+def test_languages_bucc_does_not_cover_are_refused(tmp_path, data_dir):
+    import pytest
+
+    from xstilts.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="BUCC-style pools for hi: bucc2018 covers de, fr, ru, zh only"):
+        bucc_from_tatoeba.write(data_dir, tmp_path, ["de", "hi"])

@@ -30,6 +30,13 @@ def write(data_dir: str | Path, out_dir: str | Path, languages: Sequence[str], *
     Every split gets its own draw from the same 1,000 Tatoeba pairs (seeded by ``seed`` and the split).
     Returns the pool sizes per language. Files are written to a temp name and renamed.
     """
+    from xstilts.tasks import get_task
+
+    bucc = get_task("bucc2018")
+    if other := [lang for lang in languages if not all(bucc.has(split, lang) for split in splits)]:
+        # The bucc2018 task would never read them: its languages are XTREME's (de, fr, ru, zh).
+        raise ConfigError(f"BUCC-style pools for {', '.join(other)}: bucc2018 covers "
+                          f"{', '.join(bucc.splits.get(splits[0], ()))} only")
     out = Path(out_dir)
     sizes = {}
     for lang in languages:
