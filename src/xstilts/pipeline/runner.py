@@ -80,6 +80,7 @@ class Run:
     compute_policy: str | None = None
     target: str | None = None
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # data-derived label lists (CCG)
+    excluded: dict[str, list] = field(default_factory=dict)  # DataSlice.exclude entry → its examples, read once
 
     # ---------------------------------------------------------------- logging and results
 
@@ -161,13 +162,17 @@ class Run:
 
     def _excluded(self, name: str) -> list:
         """A ``DataSlice.exclude`` entry's examples: ``task`` (its test split) or ``task/split``,
-        English where the split has it, else every language of the split."""
+        English where the split has it, else every language of the split (read once per run: the
+        guard and both roles of every training phase ask again)."""
+        if name in self.excluded:
+            return self.excluded[name]
         task_name, _, split = name.partition("/")
         task, split = get_task(task_name), split or "test"
         if split not in task.splits:
             raise ConfigError(f"exclude {name!r}: {task.name} has no split {split!r} (splits: {', '.join(task.splits)})")
         langs = ["en"] if task.has(split, "en") else self.languages(task, split, None)
-        return [ex for lang in langs for ex in self.examples(task, split, lang, None)]
+        self.excluded[name] = [ex for lang in langs for ex in self.examples(task, split, lang, None)]
+        return self.excluded[name]
 
     def features(self, task: Task, split: str, language: str, examples: Sequence, s: dict) -> Features:
         fmt = get_format(task.format)
@@ -453,7 +458,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
     ordinal = 0  # position among training phases: seeds must not depend on interleaved evaluations
     for index, phase in enumerate(config.phases):
-        shared = out_dir / "shared" / f"{phase.kind}-{training_key(resolved, index)[:16]}"
+        shared = _shared_dir(run, index)
         if phase.kind in TRAINING_KINDS and not (phase.kind == "pretrained" and phase.from_scratch is None):
             (run_dir / f"{index}-{phase.kind}.txt").write_text(str(shared.relative_to(out_dir)) + "\n")
         if phase.kind == "pretrained" and phase.from_scratch is None:
@@ -496,6 +501,11 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     return run_dir
 
 
+def _shared_dir(run: Run, index: int) -> Path:
+    """Where training phase ``index`` of the run lives, shared with every run of the same key."""
+    return run.out_dir / "shared" / f"{run.config.phases[index].kind}-{training_key(run.resolved, index)[:16]}"
+
+
 def _guard_overlap(run: Run) -> dict[int, list[overlap.Overlap]]:
     """Refuse to train on what a later phase evaluates (:mod:`xstilts.pipeline.overlap`), unless the
     config sets ``allow_overlap``; then the overlaps go to ``overlap.json`` beside the run (the report
@@ -503,12 +513,10 @@ def _guard_overlap(run: Run) -> dict[int, list[overlap.Overlap]]:
     the run is done: its data were checked when they were trained."""
     config = run.config
     pending = [i for i, p in enumerate(config.phases) if p.kind in ("intermediate", "target")
-               and not (run.out_dir / "shared" / f"{p.kind}-{training_key(run.resolved, i)[:16]}" / "done.json").exists()]
+               and not (_shared_dir(run, i) / "done.json").exists()]
     if not pending:
         return {}
-    found = overlap.check_experiment(
-        config, run.english_slice, lambda task, split, lang, limit: run.examples(task, split, lang, limit),
-        run.languages)
+    found = overlap.check_experiment(config, run.english_slice, run.examples, run.languages)
     if not found:
         run.log("overlap guard: no training or dev example is among the evaluated ones")
         return {}
