@@ -114,3 +114,13 @@ def test_guard_accepts_the_shipped_config_and_records_allowed_overlap(tmp_path, 
 
     page = build_report(out).read_text()
     assert "Train/test overlap in run" in page and "xquad/test-de" in page
+
+
+def test_excluded_data_is_part_of_the_training_key(data_dir):
+    # What `exclude` leaves out decides what is trained on: its files are fingerprinted with the phase.
+    from xstilts.config import load_config, resolve
+
+    cfg = load_config(MINI_QA, ["phases.0.model=unused", f"data_dir={data_dir}"])
+    reads = resolve(cfg).data[1]
+    assert set(reads["xquad.train.exclude"]) == {"xtreme/download/xquad/xquad.en.json", "xtreme/labels/xquad/test-en.json"}
+    assert all(reads["xquad.train.exclude"].values())
