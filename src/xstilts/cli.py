@@ -270,6 +270,113 @@ def report(
     typer.echo(str(build_report(out, n_resamples=resamples, seed=seed)))
 
 
+@app.command()
+@_clean_errors
+def results(
+    out: Path = typer.Argument(..., help="run output folder (reads DIR/results.jsonl) or a results .jsonl file"),
+    where: list[str] = typer.Option([], "--where", help="keep rows with KEY=VALUE (compared as text; repeat a key "
+                                    "for any of several values, different keys must all match; "
+                                    "intermediate=squad+hellaswag, intermediate= for the baseline)"),
+    fmt: str = typer.Option("md", "--format", help="md (markdown table) | csv | json | parquet (needs --output)"),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="write to FILE instead of stdout"),
+    all_rows: bool = typer.Option(False, "--all", help="keep every row as written (re-runs included), "
+                                  "not only the last row of each result"),
+) -> None:
+    """Print the results table (DIR/results.jsonl), filtered. No matching row: an empty table, a note on
+    stderr and exit 0. The markdown table shortens hashes; csv, json and parquet hold every field in full."""
+    import warnings
+
+    from xstilts.errors import ConfigError
+    from xstilts.pipeline.results import load_results
+
+    formats = ("md", "csv", "json", "parquet")
+    if fmt not in formats:
+        raise ConfigError(f"--format {fmt!r}: expected one of {', '.join(formats)}")
+    filters: dict[str, list[str]] = {}
+    for item in where:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--where {item!r}: expected KEY=VALUE (e.g. --where language=de)")
+        filters.setdefault(key.strip(), []).append(value)
+    if fmt == "parquet":
+        if output is None:
+            raise ConfigError("--format parquet writes a binary file: give --output FILE")
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ConfigError("--format parquet needs pyarrow (pip install pyarrow)") from None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        frame = load_results(out, where=filters or None, latest=not all_rows)
+    for w in caught:
+        typer.echo(f"warning: {w.message}", err=True)
+    if frame.empty:
+        typer.echo("no rows match" + (f" {' '.join(where)}" if where else ""), err=True)
+    if fmt == "parquet":
+        output.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(output, index=False)
+        typer.echo(str(output))
+        return
+    text = {"md": _markdown_table, "csv": lambda f: f.to_csv(index=False), "json": _json_records}[fmt](frame)
+    if output is None:
+        typer.echo(text, nl=not text.endswith("\n"))
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        typer.echo(str(output))
+
+
+def _cell(value, column: str) -> str:
+    """A markdown cell: empty for a missing value, 6 significant digits, hashes shortened."""
+    import math
+
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is _pandas_na():
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    text = str(value)
+    if column in ("config_hash", "git_sha"):
+        text = text[:12]
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _pandas_na():
+    import pandas as pd
+
+    return pd.NA
+
+
+def _markdown_table(frame) -> str:
+    """A GitHub markdown table (numbers right-aligned); no ``tabulate`` needed."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    columns = list(frame.columns)
+    cells = [[_cell(v, c) for c, v in zip(columns, row)] for row in frame.astype(object).itertuples(index=False)]
+    right = [is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c]) for c in columns]
+    widths = [max([len(c), 3] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+
+    def line(values):
+        return "| " + " | ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)) + " |"
+
+    rule = "|" + "|".join(("-" * (w + 1) + ":") if r else ("-" * (w + 2)) for w, r in zip(widths, right)) + "|"
+    return "\n".join([line(columns), rule] + [line(r) for r in cells]) + "\n"
+
+
+def _json_records(frame) -> str:
+    """The rows as a JSON array of objects; missing values are null, floats keep every digit."""
+    import math
+
+    def plain(value):
+        if hasattr(value, "item"):  # numpy scalars
+            value = value.item()
+        if value is None or value is _pandas_na() or (isinstance(value, float) and math.isnan(value)):
+            return None
+        return value
+
+    records = [{c: plain(v) for c, v in zip(frame.columns, row)} for row in frame.astype(object).itertuples(index=False)]
+    return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+
+
 def main() -> None:  # pragma: no cover - console entry point alias
     app()
 
