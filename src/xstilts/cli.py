@@ -232,12 +232,15 @@ def study_seqlen(
                                    "pretrained.model=/path/to/encoder (repeatable)"),
     dry_run: bool = typer.Option(False, "--dry-run", help="list the runs and estimate compute; run nothing"),
     progress: bool = typer.Option(True, help="progress bars"),
+    executor: str = typer.Option("inline", help="inline | local | slurm (see `xstilts grid run`)"),
+    workers: int = typer.Option(1, min=1, help="worker processes (local) or jobs in flight (slurm)"),
 ) -> None:
     """Intermediate-task max sequence length × long-document transfer: runs, analysis, report."""
     from xstilts.study import run_study
 
     _quiet_hf(progress)
-    summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo, overrides=set_)
+    summary = run_study(preset, out, dry_run=dry_run, progress=progress, echo=typer.echo, overrides=set_,
+                        executor=executor, workers=workers)
     if "report" in summary:
         typer.echo(summary["report"])
 
@@ -375,6 +378,171 @@ def _json_records(frame) -> str:
 
     records = [{c: plain(v) for c, v in zip(frame.columns, row)} for row in frame.astype(object).itertuples(index=False)]
     return json.dumps(records, ensure_ascii=False, indent=1) + "\n"
+
+
+grid_app = typer.Typer(help="Run graphs: plan, run on an executor (inline | local | slurm), status.",
+                       no_args_is_help=True)
+app.add_typer(grid_app, name="grid")
+EXECUTOR_HELP = "inline (this process) | local (worker processes) | slurm (submitit; grid.slurm settings)"
+
+
+def _grid_source(config: Optional[Path], preset: Optional[str], overrides: list[str], out: Optional[Path]):
+    """(study or None, runs, grid spec) from a study preset/YAML or a single experiment config."""
+    import yaml
+
+    from xstilts.config import load_config
+    from xstilts.errors import ConfigError
+    from xstilts.pipeline.grid import GridSpec
+    from xstilts.study import grid_runs, load_preset
+
+    if (config is None) == (preset is None):
+        raise ConfigError("give a CONFIG file or --preset NAME (one of them)")
+    if config is not None:
+        raw = yaml.safe_load(Path(config).read_text(encoding="utf-8")) if Path(config).is_file() else None
+        if not (isinstance(raw, dict) and "study" in raw):
+            cfg = load_config(config, overrides)
+            return None, [(cfg, "")], GridSpec()
+        preset = str(config)
+    study = load_preset(preset, overrides)
+    return study, grid_runs(study, out or Path(".")), study.grid
+
+
+@grid_app.command("plan")
+@_clean_errors
+def grid_plan(
+    config: Optional[Path] = typer.Argument(None, help="a study YAML or an experiment config"),
+    preset: Optional[str] = typer.Option(None, help="demo | mini | xtreme"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: a.b=value (repeatable)"),
+    nodes: bool = typer.Option(False, "--nodes", help="also list every node and what it needs"),
+) -> None:
+    """The run graph: nodes (shared training phases once), dependencies, device-hours and disk."""
+    from xstilts.pipeline import graph as graphs
+    from xstilts.study import CostModel, SeqlenStudy, describe_estimate, estimate
+
+    study, runs, spec = _grid_source(config, preset, set_, None)
+    graph = graphs.build(runs, require_data=False)
+    if study is None:
+        study = SeqlenStudy.model_construct(cost=CostModel(), grid=spec)
+    for line in describe_estimate(estimate(study, graph)):
+        typer.echo(line)
+    if nodes:
+        for line in graphs.describe(graph):
+            typer.echo(line)
+
+
+@grid_app.command("run")
+@_clean_errors
+def grid_run(
+    config: Optional[Path] = typer.Argument(None, help="a study YAML or an experiment config"),
+    preset: Optional[str] = typer.Option(None, help="demo | mini | xtreme"),
+    out: Path = typer.Option(..., "--out", help="the grid folder (shared by every worker)"),
+    executor: str = typer.Option("inline", help=EXECUTOR_HELP),
+    workers: int = typer.Option(1, min=1, help="worker processes (local) or jobs in flight (slurm)"),
+    set_: list[str] = typer.Option([], "--set", help="override a key: a.b=value (repeatable)"),
+    report: bool = typer.Option(True, help="build the report when every node is done (studies)"),
+) -> None:
+    """Run every node of the grid that is not done; safe to start twice or to re-run."""
+    from xstilts.errors import XstiltsError
+    from xstilts.pipeline import graph as graphs
+    from xstilts.pipeline.executors import get_executor
+    from xstilts.pipeline.grid import grid_dir
+    from xstilts.study import prepare
+
+    run_fn = get_executor(executor)
+    study, runs, spec = _grid_source(config, preset, set_, out)
+    if study is not None:
+        prepare(study, out, typer.echo)
+    graph = graphs.build(runs)
+    graphs.save(graph, grid_dir(out) / "graph.json", grid=spec.model_dump(mode="json"))
+    typer.echo(f"grid {out}: {len(graph)} nodes, executor {executor}, {workers} worker(s)")
+    state = run_fn(graph, out, spec, workers=workers, echo=typer.echo)
+    bad = {k: v for k, v in state.items() if v != "done"}
+    if bad:
+        raise XstiltsError(f"{len(bad)} node(s) not done: see `xstilts grid status {out}`")
+    typer.echo(f"all {len(graph)} nodes done")
+    if study is not None and report:
+        from xstilts.report import build_report
+
+        typer.echo(str(build_report(out)))
+
+
+@grid_app.command("status")
+@_clean_errors
+def grid_status(
+    out: Path = typer.Argument(..., help="the grid folder"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON record per node"),
+) -> None:
+    """Pending / running / done / failed nodes, with reasons and where each log is."""
+    from collections import Counter
+
+    from xstilts.pipeline import graph as graphs
+    from xstilts.pipeline.grid import GridSpec, grid_dir, status
+
+    graph, extra = _load_grid(out)
+    records = status(graph, out, GridSpec.model_validate(extra.get("grid", {})))
+    if as_json:
+        typer.echo(json.dumps(records, indent=1))
+        return
+    counts = Counter(r["state"] for r in records)
+    typer.echo(f"{len(records)} nodes: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    for r in records:
+        if r["state"] == "done":
+            continue
+        line = f"{r['state']:8} {r['id']}  [{r['what']}]"
+        if r["worker"]:
+            line += f"  worker {r['worker']}"
+        if r["error"]:
+            line += f"  after {r['attempts']} attempt(s): {r['error'].splitlines()[0]}"
+        typer.echo(line + f"  log {r['log']}")
+
+
+def _load_grid(out: Path):
+    from xstilts.errors import ConfigError
+    from xstilts.pipeline import graph as graphs
+    from xstilts.pipeline.grid import grid_dir
+
+    path = grid_dir(out) / "graph.json"
+    if not path.exists():
+        raise ConfigError(f"{out}: not a grid folder (no grid/graph.json; start it with `xstilts grid run`)")
+    return graphs.load(path)
+
+
+@grid_app.command("work")
+@_clean_errors
+def grid_work(
+    out: Path = typer.Argument(..., help="the grid folder"),
+    worker: Optional[str] = typer.Option(None, help="worker name in claims and logs"),
+) -> None:
+    """A worker: run ready nodes of a started grid until none is left (start more on any machine)."""
+    import os
+    import socket
+
+    from xstilts.pipeline.grid import GridSpec, work
+
+    _threads_from_env()
+    graph, extra = _load_grid(out)
+    name = worker or f"worker-{socket.gethostname()}-{os.getpid()}"
+    work(graph, out, GridSpec.model_validate(extra.get("grid", {})), worker=name, echo=typer.echo)
+
+
+@grid_app.command("node", hidden=True)
+@_clean_errors
+def grid_node(out: Path = typer.Argument(...), node_id: str = typer.Argument(...)) -> None:
+    """Run one node, unclaimed (its job holds the claim): what ``accelerate launch`` starts per GPU."""
+    from xstilts.pipeline.grid import _run_inline
+
+    _threads_from_env()
+    graph, _ = _load_grid(out)
+    _run_inline(graph.nodes[node_id], out)
+
+
+def _threads_from_env() -> None:
+    import os
+
+    if os.environ.get("XSTILTS_THREADS"):
+        import torch
+
+        torch.set_num_threads(int(os.environ["XSTILTS_THREADS"]))
 
 
 def main() -> None:  # pragma: no cover - console entry point alias

@@ -100,6 +100,10 @@ class MultiTaskModel(nn.Module):
         self.heads[name] = head
         self.specs[name] = spec
 
+    def rename_head(self, old: str, new: str) -> None:
+        """A shared target model trained under one task's name serves another (same data, same head)."""
+        self.heads[new], self.specs[new] = self.heads.pop(old), self.specs.pop(old)
+
     def encode(self, batch: dict) -> torch.Tensor:
         """Last hidden states; (batch, choices, length) inputs are flattened for multiple choice."""
         inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}

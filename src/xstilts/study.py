@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from xstilts.config import ExperimentConfig, ResolvedConfig, apply_override, load_config, resolve
 from xstilts.errors import ConfigError
+from xstilts.pipeline.grid import GridSpec
 from xstilts.tasks import get_task
 
 PRESETS = ("demo", "mini", "xtreme")
@@ -85,6 +86,7 @@ class SeqlenStudy(BaseModel):
     zero_shot_eval: dict[str, Any] = {}
     tasks: dict[str, dict[str, Any]] = {}
     cost: CostModel = CostModel()
+    grid: GridSpec = GridSpec()  # retries, claim leases, retention, Slurm (xstilts.pipeline.grid)
 
 
 def load_preset(preset: str, overrides: list[str] = ()) -> SeqlenStudy:
@@ -165,82 +167,68 @@ def _compatible(a: str, b: str) -> bool:
 # ------------------------------------------------------------------------ compute estimate
 
 
-def estimate(study: SeqlenStudy, configs: list[ExperimentConfig]) -> dict:
-    """Training tokens of every distinct training phase (shared phases counted once) → hours."""
-    from xstilts.pipeline.runner import TRAINING_KINDS, training_key
-
-    seen: dict[str, int] = {}
-    for cfg in configs:
-        # Data not required: a dry run may come before the data (files missing are keyed as missing).
-        resolved = resolve(cfg, require_data=False)
-        for i, phase in enumerate(cfg.phases):
-            if phase.kind not in TRAINING_KINDS or (phase.kind == "pretrained" and phase.from_scratch is None):
-                continue
-            key = training_key(resolved, i)
-            if key not in seen:
-                seen[key] = _phase_tokens(resolved, phase)
-    tokens = sum(v for v in seen.values() if v is not None)
-    unknown = sum(1 for v in seen.values() if v is None)
-    c = study.cost
-    if c.tokens_per_second:
-        hours = tokens / c.tokens_per_second / 3600
-        how = f"{c.tokens_per_second:,.0f} training tokens/s ({c.source or 'given'})"
-    elif c.params and c.peak_flops:
-        hours = tokens * 6 * c.params / (c.mfu * c.peak_flops) / 3600
-        how = (f"6·N·tokens FLOPs, N = {c.params:.3g} parameters, {c.mfu:.0%} of {c.peak_flops:.3g} FLOP/s "
-               f"({c.source or 'assumed'})")
-    else:
-        hours, how = math.nan, "no cost model in the preset"
-    return {"runs": len(configs), "training_phases": len(seen), "training_tokens": tokens,
-            "phases_without_step_budget": unknown, "hours": hours, "device": c.device, "how": how}
+def hours_per_token(cost: CostModel) -> tuple[float | None, str]:
+    """Device-hours per training token under the preset's cost model, and how it was obtained."""
+    if cost.tokens_per_second:
+        return 1 / cost.tokens_per_second / 3600, f"{cost.tokens_per_second:,.0f} training tokens/s ({cost.source or 'given'})"
+    if cost.params and cost.peak_flops:
+        return (6 * cost.params / (cost.mfu * cost.peak_flops) / 3600,
+                f"6·N·tokens FLOPs, N = {cost.params:.3g} parameters, {cost.mfu:.0%} of {cost.peak_flops:.3g} FLOP/s "
+                f"({cost.source or 'assumed'})")
+    return None, "no cost model in the preset"
 
 
-def _phase_tokens(resolved: ResolvedConfig, phase) -> int | None:
-    """Upper bound: steps × batch × accumulation × max length (needs max_steps, as the study sets)."""
-    if phase.kind == "pretrained":
-        spec = phase.from_scratch
-        args, length = spec.training, spec.max_length
-    else:
-        args = phase.effective_training() if phase.kind == "intermediate" else phase.training
-        task = phase.tasks[0] if phase.kind == "intermediate" else phase.task
-        length = getattr(phase, "max_length", None) or resolved.tasks[task]["max_length"]
-    if args.max_steps <= 0:
-        return None
-    return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * length
+def estimate(study: SeqlenStudy, graph) -> dict:
+    """Training tokens of every training node of the run graph (shared phases once) → hours, disk."""
+    from xstilts.pipeline import graph as graphs
+
+    per_token, how = hours_per_token(study.cost)
+    params = graphs.parameters(graph.runs[0][0], study.cost.params) if graph.runs else None
+    s = graphs.summary(graph, params=params, hours_per_token=per_token,
+                       keep_models=study.grid.retention.unused_models)
+    return {**s, "training_phases": s["by_kind"].get("pretrained", 0) + s["by_kind"].get("intermediate", 0)
+            + s["by_kind"].get("target", 0), "hours": math.nan if s["device_hours"] is None else s["device_hours"],
+            "device": study.cost.device, "how": how, "params": params}
+
+
+def describe_estimate(cost: dict) -> list[str]:
+    """The plan's summary lines (``study --dry-run`` and ``grid plan``)."""
+    kinds = ", ".join(f"{n} {k}" for k, n in cost["by_kind"].items())
+    hours = "unknown" if math.isnan(cost["hours"]) else f"{cost['hours']:,.1f}"
+    lines = [f"run graph: {cost['nodes']} nodes ({kinds}) for {cost['runs']} runs; "
+             f"{len(cost['shared'])} training nodes shared by several runs",
+             f"estimated compute: {cost['training_tokens']:,} training tokens (upper bound: every row at max length) "
+             f"≈ {hours} {cost['device']}-hours ({cost['how']}); evaluation not counted"]
+    if cost["training_nodes_without_estimate"]:
+        lines.append(f"  {len(cost['training_nodes_without_estimate'])} training node(s) without an estimate "
+                     f"(epoch-based, training set size unknown)")
+    if cost["disk_kept_bytes"] is not None:
+        lines.append(f"expected disk: {cost['disk_kept_bytes'] / 1e9:,.1f} GB of models kept "
+                     f"({cost['params']:.3g} parameters × 4 bytes per training node), "
+                     f"+{cost['disk_peak_per_running_node_bytes'] / 1e9:,.1f} GB per training node while it runs "
+                     f"(best weights and last checkpoint with optimizer states); features cache not counted")
+    return lines
 
 
 # ------------------------------------------------------------------------ running
 
 
-def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progress: bool = True,
-              echo=print, overrides: list[str] = ()) -> dict:
-    """Expand, (optionally) run every run, then analyse and report. Returns a summary dict."""
-    from xstilts import settings as xsettings
-    from xstilts.pipeline.runner import run_experiment
-
-    study = load_preset(preset, overrides)
+def grid_runs(study: SeqlenStudy, out_dir: str | Path) -> list[tuple[ExperimentConfig, str]]:
+    """Every run of the study with its sub-folder: the grid in ``OUT``, the controls in ``OUT/control``."""
     out_dir = Path(out_dir)
     data_dir = None
     if study.world is not None:
         data_dir = str((out_dir / "world").resolve())
     elif study.bucc_from_tatoeba is not None:
         data_dir = str((out_dir / "data").resolve())
-    configs = expand(study, data_dir)
-    control = controls(study, data_dir)
-    cost = estimate(study, configs + control)
-    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets × "
-         f"[baseline + {len(study.intermediate_tasks)} tasks × {len(study.compute_policies)} policies × "
-         f"{len(study.max_lengths)} max lengths]); {cost['training_phases']} distinct training phases")
-    if control:
-        echo(f"  + {len(control)} random-init control run(s) in {out_dir / 'control'}")
-    for cfg in configs + control:
-        echo(f"  {cfg.run_id}")
-    hours = "unknown" if math.isnan(cost["hours"]) else f"{cost['hours']:.2f}"
-    echo(f"estimated compute: {cost['training_tokens']:,} training tokens ≈ {hours} {cost['device']}-hours "
-         f"({cost['how']})" + (f"; {cost['phases_without_step_budget']} phases without max_steps not counted"
-                              if cost["phases_without_step_budget"] else ""))
-    if dry_run:
-        return {"runs": [c.run_id for c in configs], "estimate": cost}
+    return [(cfg, "") for cfg in expand(study, data_dir)] + [(cfg, "control") for cfg in controls(study, data_dir)]
+
+
+def prepare(study: SeqlenStudy, out_dir: str | Path, echo=print) -> None:
+    """The data the runs read that the study makes itself: the synthetic world, BUCC-style pools."""
+    from xstilts import settings as xsettings
+
+    out_dir = Path(out_dir)
     if study.world is not None and not (out_dir / "world" / "manifest.json").exists():
         from xstilts.world import generate
 
@@ -254,12 +242,45 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
         echo(f"BUCC-style pools from Tatoeba ({', '.join(b.languages)}) in {out_dir / 'data'} (links to {source})")
         bucc_from_tatoeba.write(source, bucc_from_tatoeba.overlay(source, out_dir / "data"), b.languages,
                                 aligned=b.aligned, unaligned=b.unaligned, seed=b.seed)
-    runs = [(cfg, out_dir) for cfg in configs] + [(cfg, out_dir / "control") for cfg in control]
-    for i, (cfg, where) in enumerate(runs, 1):
-        echo(f"[{i}/{len(runs)}] {cfg.run_id}")
-        run_experiment(cfg, where, progress=progress)
+
+
+def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progress: bool = True,
+              echo=print, overrides: list[str] = (), executor: str = "inline", workers: int = 1) -> dict:
+    """Expand, plan, (optionally) run the run graph through ``executor``, then analyse and report."""
+    from xstilts.pipeline import graph as graphs
+    from xstilts.pipeline.executors import get_executor
+    from xstilts.pipeline.grid import grid_dir
+
+    study = load_preset(preset, overrides)
+    out_dir = Path(out_dir)
+    runs = grid_runs(study, out_dir)
+    configs = [c for c, where in runs if not where]
+    control = [c for c, where in runs if where]
+    graph = graphs.build(runs, require_data=False)
+    cost = estimate(study, graph)
+    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets × "
+         f"[baseline + {len(study.intermediate_tasks)} tasks × {len(study.compute_policies)} policies × "
+         f"{len(study.max_lengths)} max lengths]); {cost['training_phases']} distinct training phases")
+    if control:
+        echo(f"  + {len(control)} random-init control run(s) in {out_dir / 'control'}")
+    for cfg in configs + control:
+        echo(f"  {cfg.run_id}")
+    for line in describe_estimate(cost):
+        echo(line)
+    if dry_run:
+        return {"runs": [c.run_id for c in configs], "estimate": cost}
+    prepare(study, out_dir, echo)
+    graph = graphs.build(runs)  # with the data's fingerprints: the keys the runs will use
+    graphs.save(graph, grid_dir(out_dir) / "graph.json", grid=study.grid.model_dump(mode="json"))
+    state = get_executor(executor)(graph, out_dir, study.grid, workers=workers, echo=echo)
+    bad = {k: v for k, v in state.items() if v != "done"}
     summary: dict[str, Any] = {"runs": [c.run_id for c in configs], "control": [c.run_id for c in control],
-                               "estimate": cost}
+                               "estimate": cost, "state": state}
+    if bad:
+        from xstilts.errors import XstiltsError
+
+        raise XstiltsError(f"{len(bad)} node(s) not done ({', '.join(sorted(set(bad.values())))}): "
+                           f"see `xstilts grid status {out_dir}`")
     try:
         from xstilts.report import build_report
     except ImportError:  # pragma: no cover - the report package ships with xstilts

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 from contextlib import contextmanager
@@ -246,14 +247,15 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
         stats.append((task, streams[-1], len(train_examples), lost))
         dev_examples = run.english(task, "dev", args.max_eval_examples)
         if dev_examples:
-            dev.append((task, dev_examples, run.features(task, "dev", "en", dev_examples, s), s))
+            scorer = dev_scorer(task.name, run.resolved.data_slice(task.name, "dev"))
+            dev.append((task, scorer, dev_examples, run.features(task, "dev", "en", dev_examples, s), s))
     run.log(f"phase {phase.kind}: {', '.join(t.name for t in tasks)}; train examples "
             f"{', '.join(f'{s.head}={len(s.features)} rows' for s in streams)}")
 
     def evaluate(model) -> dict[str, float]:
         out, mains = {}, []
-        for task, ex, feats, s in dev:
-            result = evaluation.evaluate(model, task.name, task, ex, feats, settings=s, language="en",
+        for task, scorer, ex, feats, s in dev:
+            result = evaluation.evaluate(model, task.name, scorer, ex, feats, settings=s, language="en",
                                          batch_size=args.per_device_eval_batch_size,
                                          pad_token_id=run.tokenizer.pad_token_id)
             out |= {f"{task.name}.{k}": v for k, v in result.metrics.items()}
@@ -280,12 +282,13 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
         truncation["tasks"][task.name] = t
         rows += run.rows(phase.kind, task.name, "en", "train", {k: v for k, v in t.items() if k != "examples"}, n_examples)
     run.log(f"phase {phase.kind} truncation: {json.dumps(truncation)}")
-    for task, ex, feats, s in dev:  # the selected model's English dev numbers
-        r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language="en",
+    for task, scorer, ex, feats, s in dev:  # the selected model's English dev numbers
+        r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language="en",
                                 batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
         rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
     run.model.save(phase_dir / "model")
     _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
+                                   **({"target": run.target} if phase.kind == "target" else {}),
                                    "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()},
                                    **({"overlap": [o.as_dict() for o in overlaps]} if overlaps else {})})
 
@@ -374,18 +377,14 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
 
 def _write_lines(path: Path, lines: Sequence[str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text("".join(f"{x}\n" for x in lines), encoding="utf-8")
-    tmp.replace(path)
+    _write_text(path, "".join(f"{x}\n" for x in lines))
 
 
 def _finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
     """Append the phase's rows, then mark it done. A kill between the two makes a re-run append
     the same keys again; readers keep the last row per key (:func:`results.latest_rows`)."""
     append_rows(run.out_dir / "results.jsonl", rows)
-    tmp = phase_dir / "done.json.tmp"
-    tmp.write_text(json.dumps({"rows": len(rows), **info}, indent=1))
-    tmp.replace(phase_dir / "done.json")
+    _write_text(phase_dir / "done.json", json.dumps({"rows": len(rows), **info}, indent=1))
 
 
 # -------------------------------------------------------------------- the experiment
@@ -400,25 +399,60 @@ def training_key(config: ExperimentConfig | ResolvedConfig, index: int) -> str:
     train on, the featurization version and the fingerprints of the data files they read. Runs that
     share it (e.g. one intermediate checkpoint for every target of a grid) share the trained model.
 
+    A target task enters by what it trains on, not by its name (:func:`_target_identity`): XQuAD,
+    MLQA and TyDiQA-GoldP fine-tuned on the same SQuAD data with the same settings, selected on the
+    same dev data by the same metric, are one model, as in XTREME.
+
     A plain :class:`ExperimentConfig` is resolved here without requiring its data (what a dry run
     knows); a run passes the config it resolved with its data."""
     resolved = config if isinstance(config, ResolvedConfig) else resolve(config, require_data=False)
     config = resolved.config
     indices = [i for i, p in enumerate(config.phases[:index + 1]) if p.kind in TRAINING_KINDS]
-    prefix = [config.phases[i] for i in indices]
-    names: set[str] = set()
-    for p in prefix:
-        names |= set(getattr(p, "tasks", None) or ([p.task] if getattr(p, "task", None) else []))
+    phases, tasks, data = [], {}, []
+    for i in indices:
+        p = config.phases[i]
+        dump, reads = p.model_dump(mode="json"), resolved.data.get(i, {})
+        if p.kind == "target":
+            dump["task"] = TARGET
+            tasks[TARGET] = _target_identity(resolved, p.task)
+            reads = {TARGET + label[len(p.task):]: v for label, v in reads.items()}
+        for name in getattr(p, "tasks", None) or []:
+            tasks[name] = resolved.tasks[name]
+        phases.append(dump)
+        data.append(reads)
     seed = config.seed
     first = config.phases[0]
     if index == 0 and first.from_scratch is not None and first.from_scratch.seed is not None:
         seed = first.from_scratch.seed  # one pretrained model shared by runs of every fine-tuning seed
     payload = {"seed": seed, "data_source": config.data_source, "data_dir": config.data_dir,
                "featurization_version": resolved.featurization_version,
-               "phases": [p.model_dump(mode="json") for p in prefix],
-               "tasks": {k: resolved.tasks[k] for k in sorted(names)},
-               "data": [resolved.data.get(i, {}) for i in indices]}
+               "phases": phases, "tasks": dict(sorted(tasks.items())), "data": data}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+TARGET = "<target>"  # a target task's name in a training key: the model does not depend on it
+
+
+def _target_identity(resolved: ResolvedConfig, name: str) -> dict:
+    """What a target task contributes to the model: its resolved settings, each data slice naming
+    where its English examples come from (reader and files, or hub dataset) instead of a task name,
+    and the metric that selects on its dev data."""
+    s = dict(resolved.tasks[name])
+    for role in ("train", "dev"):
+        data = resolved.data_slice(name, role)
+        source = get_task(data.task or name)
+        where = ({"reader": source.reader, "files": list(source.files.get(data.split, ()))}
+                 if resolved.config.data_source == "files" and source.has(data.split, "en") else
+                 {"hub": str(source.hub), "split": data.split} if source.has(data.split, "en") else None)
+        s[role] = {**s[role], "task": where}
+    s["selection_metric"] = dev_scorer(name, resolved.data_slice(name, "dev")).metric
+    return s
+
+
+def dev_scorer(name: str, data) -> Task:
+    """The task whose official metric scores ``name``'s English dev slice: the task the dev data
+    belongs to (MLQA selecting on SQuAD dev is scored as SQuAD)."""
+    return get_task(data.task or name)
 
 
 @contextmanager
@@ -435,12 +469,15 @@ def _locked(directory: Path):
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True) -> Path:
+def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: bool = True,
+                   upto: int | None = None) -> Path:
     """Run (or resume) ``config`` under ``out_dir``; returns the run directory.
 
     Training phases live in ``out_dir/shared/<kind>-<key>`` (see :func:`training_key`), so every run
     whose phases up to there are identical reuses the trained model; evaluation phases live in the
-    run's own directory.
+    run's own directory. ``upto``: stop after that phase (a node of the run graph,
+    :mod:`xstilts.pipeline.graph`); models of finished phases before the last finished training
+    phase are not loaded, only what that phase needs.
     """
     out_dir = Path(out_dir)
     resolved = resolve(config)  # once: a missing data file fails here, named
@@ -448,24 +485,31 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
-        tmp = cfg_path.with_suffix(".tmp")
+        tmp = cfg_path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(yaml.safe_dump(resolved.as_dict(), sort_keys=False))
         tmp.replace(cfg_path)
     seed_everything(config.seed)
     run = Run(config, out_dir, run_dir, None, None, FeatureCache(out_dir / "cache" / "features"), progress, resolved)
-    run.log(f"run {resolved.run_id}: {' → '.join(p.kind for p in config.phases)}")
-    overlaps = _guard_overlap(run)
+    phases = config.phases[:None if upto is None else upto + 1]
+    run.log(f"run {resolved.run_id}: {' → '.join(p.kind for p in phases)}"
+            + (f" (up to phase {upto} of {len(config.phases)})" if upto is not None else ""))
+    overlaps = _guard_overlap(run, len(phases))
+    # The model after the last finished training phase is all later phases need.
+    done = [i for i, p in enumerate(phases) if p.kind in ("intermediate", "target")
+            and (_shared_dir(run, i) / "done.json").exists()]
+    resume_at = done[-1] if done else -1
 
     ordinal = 0  # position among training phases: seeds must not depend on interleaved evaluations
-    for index, phase in enumerate(config.phases):
+    for index, phase in enumerate(phases):
         shared = _shared_dir(run, index)
+        load = index >= resume_at
         if phase.kind in TRAINING_KINDS and not (phase.kind == "pretrained" and phase.from_scratch is None):
-            (run_dir / f"{index}-{phase.kind}.txt").write_text(str(shared.relative_to(out_dir)) + "\n")
+            _write_text(run_dir / f"{index}-{phase.kind}.txt", str(shared.relative_to(out_dir)) + "\n")
         if phase.kind == "pretrained" and phase.from_scratch is None:
-            _pretrained(run, phase, shared)  # a hub id or directory: nothing to train or share
+            _pretrained(run, phase, shared, load_model=load)  # a hub id or directory: nothing to train or share
         elif phase.kind == "pretrained":
             with _locked(shared):
-                _pretrained(run, phase, shared)
+                _pretrained(run, phase, shared, load_model=load)
         elif phase.kind == "intermediate":
             ordinal += 1
             tasks = [get_task(t) for t in phase.tasks]
@@ -473,7 +517,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             run.compute_policy = phase.compute_policy
             with _locked(shared):
                 if (shared / "done.json").exists():
-                    _reload(run, shared)
+                    _reload(run, shared, load_model=load)
                 else:
                     _train_phase(run, phase, tasks, phase.effective_training(), shared,
                                  max_length=phase.max_length, index=ordinal, overlaps=overlaps.get(index, []))
@@ -483,11 +527,13 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             run.target = phase.task
             with _locked(shared):
                 if (shared / "done.json").exists():
-                    _reload(run, shared)
+                    _reload(run, shared, load_model=load)
                 else:
                     _train_phase(run, phase, [get_task(phase.task)], phase.training, shared,
                                  max_length=None, head_init=phase.head_init, index=ordinal,
                                  overlaps=overlaps.get(index, []))
+        elif upto is not None and index < upto:
+            continue  # another node of the run graph: not this call's to run
         else:
             phase_dir = run_dir / f"{index}-{phase.kind}"
             phase_dir.mkdir(exist_ok=True)
@@ -497,8 +543,15 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 _zero_shot(run, phase, phase_dir, index)
             elif phase.kind == "retrieval_eval":
                 _retrieval(run, phase, phase_dir, index)
-    run.log(f"run {resolved.run_id} finished")
+    run.log(f"run {resolved.run_id} {'finished' if len(phases) == len(config.phases) else f'reached phase {upto}'}")
     return run_dir
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Replace ``path`` atomically (a temporary name unique to this process, then rename)."""
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 def _shared_dir(run: Run, index: int) -> Path:
@@ -506,19 +559,23 @@ def _shared_dir(run: Run, index: int) -> Path:
     return run.out_dir / "shared" / f"{run.config.phases[index].kind}-{training_key(run.resolved, index)[:16]}"
 
 
-def _guard_overlap(run: Run) -> dict[int, list[overlap.Overlap]]:
+def _guard_overlap(run: Run, stop: int | None = None) -> dict[int, list[overlap.Overlap]]:
     """Refuse to train on what a later phase evaluates (:mod:`xstilts.pipeline.overlap`), unless the
     config sets ``allow_overlap``; then the overlaps go to ``overlap.json`` beside the run (the report
-    shows them) and into each training phase's ``done.json``. Skipped once every training phase of
-    the run is done: its data were checked when they were trained."""
+    shows them) and into each training phase's ``done.json``. Checked once per run, whether or not
+    its training phases are shared with runs checked before (a shared SQuAD model is checked
+    against MLQA's test set too); with ``allow_overlap`` again while a phase before ``stop`` trains,
+    to record the overlap in its ``done.json``."""
     config = run.config
-    pending = [i for i, p in enumerate(config.phases) if p.kind in ("intermediate", "target")
+    checked = run.run_dir / "overlap-checked.json"
+    pending = [i for i, p in enumerate(config.phases[:stop]) if p.kind in ("intermediate", "target")
                and not (_shared_dir(run, i) / "done.json").exists()]
-    if not pending:
+    if checked.exists() and not (pending and config.allow_overlap):
         return {}
     found = overlap.check_experiment(config, run.english_slice, run.examples, run.languages)
     if not found:
         run.log("overlap guard: no training or dev example is among the evaluated ones")
+        _write_text(checked, json.dumps({"overlaps": 0}))
         return {}
     first = next(iter(found.values()))[0]
     total = sum(len(v) for v in found.values())
@@ -531,14 +588,14 @@ def _guard_overlap(run: Run) -> dict[int, list[overlap.Overlap]]:
     for r in records:
         run.log(f"overlap allowed (allow_overlap: true): phase {r['phase']}: {r['trained']} and {r['evaluated']} "
                 f"share {r['count']} of {r['total']} examples")
-    tmp = run.run_dir / "overlap.json.tmp"
-    tmp.write_text(json.dumps(records, indent=1))
-    tmp.replace(run.run_dir / "overlap.json")
+    _write_text(run.run_dir / "overlap.json", json.dumps(records, indent=1))
+    _write_text(checked, json.dumps({"overlaps": total, "allowed": True}))
     return found
 
 
-def _pretrained(run: Run, phase, phase_dir: Path) -> None:
-    """Load the encoder named by ``model``, or pretrain one ``from_scratch`` (once; then reload it)."""
+def _pretrained(run: Run, phase, phase_dir: Path, *, load_model: bool = True) -> None:
+    """Load the encoder named by ``model``, or pretrain one ``from_scratch`` (once; then reload it);
+    ``load_model=False``: the tokenizer only (a later finished phase's model follows)."""
     from transformers import AutoTokenizer
 
     first_train = next((p for p in run.config.phases if p.kind in ("intermediate", "target")), None)
@@ -553,6 +610,8 @@ def _pretrained(run: Run, phase, phase_dir: Path) -> None:
         source = tokenizer_source = str(phase_dir / "model")
         revision = None
     run.tokenizer = AutoTokenizer.from_pretrained(tokenizer_source, revision=revision)
+    if not load_model:
+        return
     run.model = MultiTaskModel.from_pretrained(source, revision=revision, dropout=dropout,
                                                random_init_seed=run.config.seed if phase.random_init else None)
 
@@ -632,8 +691,15 @@ def _common(values: list[int]) -> int | None:
     return values[0] if len(set(values)) == 1 else None
 
 
-def _reload(run: Run, phase_dir: Path) -> None:
+def _reload(run: Run, phase_dir: Path, *, load_model: bool = True) -> None:
     info = json.loads((phase_dir / "done.json").read_text())
     run.labels.update({k: tuple(v) for k, v in info.get("labels", {}).items()})
+    if not load_model:  # a later finished phase's model replaces it
+        return
     run.model = MultiTaskModel.load(phase_dir / "model")
+    trained = info.get("target")
+    if trained and run.target and trained != run.target and trained in run.model.heads:
+        run.model.rename_head(trained, run.target)  # one SQuAD model for XQuAD, MLQA and TyDiQA
+        run.log(f"phase {phase_dir.name} already done (trained for {trained}): reloaded its model as {run.target}")
+        return
     run.log(f"phase {phase_dir.name} already done: reloaded its model (shared/{phase_dir.name})")

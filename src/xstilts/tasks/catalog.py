@@ -91,7 +91,7 @@ L = "xtreme/labels"
 # ---------------------------------------------------------------- English intermediate tasks
 
 register(Task(
-    name="anli", format="classification", role="intermediate",
+    name="anli", english_sizes={"train": 162865, "dev": 3200}, format="classification", role="intermediate",
     description="Adversarial NLI, rounds R1-R3 concatenated (premise/hypothesis, 3 labels)",
     splits={"train": EN, "dev": EN, "test": EN},
     reader="anli_jsonl",
@@ -104,7 +104,7 @@ register(Task(
     reference="Nie et al. 2020 (arXiv 1910.14599)",
 ))
 register(Task(
-    name="mnli", format="classification", role="intermediate",
+    name="mnli", english_sizes={"train": 392702, "dev": 9815}, format="classification", role="intermediate",
     description="MultiNLI (GLUE TSV layout); dev = dev_matched",
     splits={"train": EN, "dev": EN},
     reader="glue_mnli_tsv",
@@ -134,7 +134,7 @@ register(Task(
     reference="Phang et al. 2020 (arXiv 2005.13013), Nie et al. 2020",
 ))
 register(Task(
-    name="qqp", format="classification", role="intermediate",
+    name="qqp", english_sizes={"train": 363846, "dev": 40430}, format="classification", role="intermediate",
     description="Quora Question Pairs (GLUE TSV layout), paraphrase yes/no",
     splits={"train": EN, "dev": EN},
     reader="glue_qqp_tsv",
@@ -145,7 +145,7 @@ register(Task(
     reference="Iyer et al. 2017 / GLUE",
 ))
 register(Task(
-    name="squad_v1", format="span_qa", role="intermediate",
+    name="squad_v1", english_sizes={"train": 87599, "dev": 10570}, format="span_qa", role="intermediate",
     description="SQuAD v1.1 extractive QA",
     splits={"train": EN, "dev": EN},
     reader="squad_json",
@@ -155,7 +155,7 @@ register(Task(
     **QA_LENGTHS,
 ))
 register(Task(
-    name="squad_v2", format="span_qa", role="intermediate",
+    name="squad_v2", english_sizes={"train": 130319, "dev": 11873}, format="span_qa", role="intermediate",
     description="SQuAD v2.0 extractive QA with unanswerable questions (null-score threshold)",
     splits={"train": EN, "dev": EN},
     reader="squad_json",
@@ -167,7 +167,7 @@ register(Task(
     **QA_LENGTHS,
 ))
 register(Task(
-    name="hellaswag", format="multiple_choice", role="intermediate",
+    name="hellaswag", english_sizes={"train": 39905, "dev": 10042}, format="multiple_choice", role="intermediate",
     description="HellaSwag sentence completion, 4 endings (dev = the official val file)",
     splits={"train": EN, "dev": EN},
     reader="hellaswag_jsonl",
@@ -178,7 +178,7 @@ register(Task(
     metric="accuracy", license="MIT", reference="Zellers et al. 2019", max_length=128,
 ))
 register(Task(
-    name="commonsenseqa", format="multiple_choice", role="intermediate",
+    name="commonsenseqa", english_sizes={"train": 9741, "dev": 1221}, format="multiple_choice", role="intermediate",
     description="CommonsenseQA (random split), 5 choices",
     splits={"train": EN, "dev": EN},
     reader="commonsenseqa_jsonl",
@@ -189,7 +189,7 @@ register(Task(
     metric="accuracy", license="MIT", reference="Talmor et al. 2019", max_length=64,
 ))
 register(Task(
-    name="cosmosqa", format="multiple_choice", role="intermediate",
+    name="cosmosqa", english_sizes={"train": 25262, "dev": 2985}, format="multiple_choice", role="intermediate",
     description="Cosmos QA reading comprehension, 4 choices (official CSV release)",
     splits={"train": EN, "dev": EN},
     reader="cosmosqa_csv",
@@ -214,7 +214,7 @@ register(Task(
 # ---------------------------------------------------------------- XTREME targets
 
 register(Task(
-    name="xnli", format="classification", role="target",
+    name="xnli", english_sizes={"train": 392702}, format="classification", role="target",
     description="XNLI; English training data = MNLI (XTREME's train-en.tsv)",
     splits={"train": EN, "dev": XTREME_LANGUAGES["xnli"], "test": XTREME_LANGUAGES["xnli"]},
     reader="xtreme_pair_tsv",
@@ -227,7 +227,7 @@ register(Task(
     training=CLASSIFICATION_TRAINING | {"learning_rate": 3e-5},
 ))
 register(Task(
-    name="pawsx", format="classification", role="target",
+    name="pawsx", english_sizes={"train": 49401, "dev": 2000}, format="classification", role="target",
     description="PAWS-X paraphrase identification",
     splits={"train": EN, "dev": XTREME_LANGUAGES["pawsx"], "test": XTREME_LANGUAGES["pawsx"]},
     reader="xtreme_pair_tsv",
@@ -255,7 +255,7 @@ register(Task(
     training=TAGGING_TRAINING,
 ))
 register(Task(
-    name="panx", format="tagging", role="target",
+    name="panx", english_sizes={"train": 20000, "dev": 10000}, format="tagging", role="target",
     description="PAN-X / WikiANN NER (Rahimi et al. splits), IOB2",
     splits={"train": EN, "dev": XTREME_LANGUAGES["panx"], "test": XTREME_LANGUAGES["panx"]},
     reader="xtreme_conll_tsv",
@@ -267,7 +267,7 @@ register(Task(
     training=TAGGING_TRAINING,
 ))
 register(Task(
-    name="xquad", format="span_qa", role="target",
+    name="xquad", english_sizes={"train": 87599, "dev": 10570}, format="span_qa", role="target",
     description="XQuAD; English training data = SQuAD v1.1",
     splits={"train": EN, "dev": EN, "test": XTREME_LANGUAGES["xquad"]},
     reader="squad_json",
@@ -280,7 +280,7 @@ register(Task(
     training=QA_TRAINING,
 ))
 register(Task(
-    name="mlqa", format="span_qa", role="target",
+    name="mlqa", english_sizes={"train": 87599}, format="span_qa", role="target",
     description="MLQA (same-language context and question); English training data = SQuAD v1.1",
     splits={"train": EN, "dev": XTREME_LANGUAGES["mlqa"], "test": XTREME_LANGUAGES["mlqa"]},
     reader="squad_json",
@@ -294,7 +294,7 @@ register(Task(
     training=QA_TRAINING,
 ))
 register(Task(
-    name="tydiqa", format="span_qa", role="target",
+    name="tydiqa", english_sizes={"train": 87599}, format="span_qa", role="target",
     description="TyDiQA-GoldP (XTREME uses the official dev set as test); English training data = SQuAD v1.1",
     splits={"train": EN, "test": XTREME_LANGUAGES["tydiqa"]},
     reader="squad_json",

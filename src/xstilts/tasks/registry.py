@@ -56,6 +56,7 @@ class Task:
         training: default hyper-parameters when this task is the *target* (HF
             ``TrainingArguments`` names), from XTREME's XLM-R large scripts; config overrides them.
         version: bump when featurization-relevant behaviour changes (part of cache keys).
+        english_sizes: the official release's English examples per split (planning only).
     """
 
     name: str
@@ -79,6 +80,9 @@ class Task:
     license: str = ""
     reference: str = ""
     version: int = 1
+    # Official English example counts per split, for ``grid plan`` estimates of epoch-based phases
+    # when the files are not at hand (counted from the files when they are).
+    english_sizes: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -87,7 +91,7 @@ class Task:
         files = {k: (v,) if isinstance(v, str) else tuple(v) for k, v in self.files.items()}
         object.__setattr__(self, "files", files)
         # Freeze the mappings so a declaration cannot be mutated by a caller.
-        for name in ("splits", "files", "gold_files", "options", "training"):
+        for name in ("splits", "files", "gold_files", "options", "training", "english_sizes"):
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         unknown = set(self.files) - set(self.splits)
         if unknown:

@@ -1,0 +1,5 @@
+"""``python -m xstilts`` = the ``xstilts`` command (workers start themselves this way)."""
+
+from xstilts.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""The run graph of a grid: every phase of every run as a node, training nodes shared by content.
+
+A training phase (from-scratch pretraining, intermediate, target) is keyed by what determines its
+model (:func:`~xstilts.pipeline.runner.training_key`): runs that agree up to it share ONE node, so
+an intermediate checkpoint is trained once for every target and seed that uses it, and XQuAD,
+MLQA and TyDiQA share one SQuAD model where their training data and settings agree. Evaluation
+phases (``retrieval_eval``, ``zero_shot_eval``) belong to their run. Every node needs the training
+node before it in its run; nothing else orders the graph, so any executor may run ready nodes in
+any order, on any machine that sees the grid folder.
+
+A node runs as ``run_experiment(config, out, upto=index)`` of a run that contains it (the first
+in grid order, whichever executor runs it): the result rows and files are those of a plain
+sequential run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+from xstilts.config import ExperimentConfig, ResolvedConfig, load_config, resolve
+
+TRAINING_KINDS = ("pretrained", "intermediate", "target")
+BYTES_PER_PARAM = 4  # safetensors in float32, as MultiTaskModel.save writes
+# A finished training phase holds its model; while it trains, also the best weights and the last
+# checkpoint (weights + AdamW's two moments): 5 copies of the weights at peak.
+PEAK_COPIES = 5
+
+
+@dataclass
+class Node:
+    id: str
+    kind: str
+    where: str  # sub-folder of the grid folder ("" or "control")
+    config: ExperimentConfig  # the first run of the grid that contains the node
+    index: int  # its phase index in that run
+    needs: list[str]
+    runs: list[str] = field(default_factory=list)
+    tokens: int | None = None  # training tokens, an upper bound (every row at max length); None: unknown
+
+    @property
+    def training(self) -> bool:
+        return self.kind in TRAINING_KINDS
+
+    def folder(self, out: str | Path) -> Path:
+        base = Path(out) / self.where if self.where else Path(out)
+        if self.training:
+            return base / "shared" / self.id.split("~")[-1]
+        return base / "runs" / self.config.run_id / f"{self.index}-{self.kind}"
+
+    def done(self, out: str | Path) -> bool:
+        return (self.folder(out) / "done.json").exists()
+
+    def label(self) -> str:
+        phase = self.config.phases[self.index]
+        what = (getattr(phase, "tasks", None) or [getattr(phase, "task", None) or ""])
+        return f"{self.kind} {'+'.join(t for t in what if t)}".strip()
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node]  # in topological order
+    runs: list[tuple[ExperimentConfig, str]]
+
+    def __iter__(self):
+        return iter(self.nodes.values())
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def dependents(self, node_id: str) -> list[Node]:
+        return [n for n in self if node_id in n.needs]
+
+
+def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = True) -> Graph:
+    """The graph of ``runs`` — (config, sub-folder) pairs. ``require_data=False`` plans before the
+    data exists (a missing file is keyed as missing, so keys may differ from the real run's)."""
+    from xstilts.pipeline.runner import training_key
+
+    nodes: dict[str, Node] = {}
+    for config, where in runs:
+        resolved = resolve(config, require_data=require_data)
+        previous: str | None = None
+        for index, phase in enumerate(config.phases):
+            if phase.kind == "pretrained" and phase.from_scratch is None:
+                continue  # a hub id or directory: loaded by every node, nothing to run
+            if phase.kind in TRAINING_KINDS:
+                node_id = f"{phase.kind}-{training_key(resolved, index)[:16]}"
+            else:
+                node_id = f"{resolved.run_id}.{index}-{phase.kind}"
+            node_id = f"{where}~{node_id}" if where else node_id
+            if node_id not in nodes:
+                nodes[node_id] = Node(node_id, phase.kind, where, config, index, [previous] if previous else [],
+                                      tokens=phase_tokens(resolved, phase) if phase.kind in TRAINING_KINDS else None)
+            nodes[node_id].runs.append(config.run_id)
+            if phase.kind in TRAINING_KINDS:
+                previous = node_id
+    return Graph(nodes, list(runs))
+
+
+# ------------------------------------------------------------------ saved with the grid folder
+
+
+def save(graph: Graph, path: str | Path, **extra) -> None:
+    """The runs of the graph (the graph is rebuilt from them), for workers on any machine."""
+    from xstilts.pipeline.runner import _write_text
+
+    payload = {"runs": [{"where": where, "config": config.model_dump(mode="json")} for config, where in graph.runs],
+               **extra}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _write_text(Path(path), json.dumps(payload, indent=1))
+
+
+def load(path: str | Path) -> tuple[Graph, dict]:
+    payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    runs = [(load_config(raw=r["config"]), r["where"]) for r in payload.pop("runs")]
+    return build(runs), payload
+
+
+# ------------------------------------------------------------------ estimates
+
+
+def phase_tokens(resolved: ResolvedConfig, phase) -> int | None:
+    """Training tokens of a training phase, an upper bound (every row at max length): max_steps ×
+    global batch × length, or for epoch-based phases epochs × English training examples × length,
+    the examples counted from the files, else from the task's declared ``english_sizes``."""
+    if phase.kind == "pretrained":
+        spec = phase.from_scratch
+        if spec.training.max_steps > 0:
+            return spec.training.max_steps * spec.training.per_device_train_batch_size * \
+                spec.training.gradient_accumulation_steps * spec.max_length
+        return None
+    args = phase.effective_training() if phase.kind == "intermediate" else phase.training
+    names = phase.tasks if phase.kind == "intermediate" else [phase.task]
+    lengths = [getattr(phase, "max_length", None) or resolved.tasks[t]["max_length"] for t in names]
+    if args.max_steps > 0:
+        return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * max(lengths)
+    counts = [english_examples(resolved, t, "train", args.max_train_examples) for t in names]
+    if any(c is None for c in counts):
+        return None
+    return int(math.ceil(args.num_train_epochs * sum(c * n for c, n in zip(counts, lengths))))
+
+
+def english_examples(resolved: ResolvedConfig, name: str, role: str, cap: int | None) -> int | None:
+    """How many English ``role`` examples task ``name`` trains on (exclusions not subtracted)."""
+    from xstilts import settings as xsettings
+    from xstilts.errors import XstiltsError
+    from xstilts.tasks import get_task
+
+    data = resolved.data_slice(name, role)
+    source = get_task(data.task or name)
+    if not source.has(data.split, "en"):
+        return 0
+    n = None
+    if resolved.config.data_source == "files":
+        try:
+            n = _count(source.name, data.split, str(xsettings.data_dir(resolved.config.data_dir)))
+        except (XstiltsError, OSError):
+            n = None
+    if n is None:
+        n = source.english_sizes.get(data.split)
+    if n is None:
+        return None
+    n = max(0, min(n, data.stop if data.stop is not None else n) - data.start)
+    return min(n, cap) if cap else n
+
+
+@lru_cache(maxsize=None)
+def _count(task: str, split: str, root: str) -> int:
+    from xstilts.data.loading import load_examples
+    from xstilts.tasks import get_task
+
+    return len(load_examples(get_task(task), split, "en", data_dir=root))
+
+
+def parameters(config: ExperimentConfig, given: float | None = None) -> float | None:
+    """The encoder's parameter count: ``given`` (the preset's cost model), else from the shape of a
+    from-scratch encoder (embeddings + 12·H² per layer + the feed-forward), else None."""
+    if given:
+        return given
+    first = config.phases[0]
+    if first.kind != "pretrained" or first.from_scratch is None:
+        return None
+    spec = first.from_scratch
+    m, vocab = spec.model, spec.tokenizer.vocab_size
+    positions = max(spec.max_positions or spec.max_length, spec.max_length)
+    per_layer = 4 * m.hidden_size ** 2 + 2 * m.hidden_size * m.intermediate_size + 9 * m.hidden_size
+    return float((vocab + positions + 2) * m.hidden_size + m.num_hidden_layers * per_layer)
+
+
+def summary(graph: Graph, *, params: float | None, hours_per_token: float | None,
+            keep_models: bool = True) -> dict:
+    """Counts, device-hours and disk of the graph, for ``grid plan``."""
+    training = [n for n in graph if n.training]
+    tokens = sum(n.tokens for n in training if n.tokens is not None)
+    unknown = [n.id for n in training if n.tokens is None]
+    by_kind: dict[str, int] = {}
+    for n in graph:
+        by_kind[n.kind] = by_kind.get(n.kind, 0) + 1
+    model_bytes = params * BYTES_PER_PARAM if params else None
+    return {
+        "runs": len(graph.runs), "nodes": len(graph), "by_kind": by_kind,
+        "training_tokens": tokens, "training_nodes_without_estimate": unknown,
+        "device_hours": tokens * hours_per_token if hours_per_token else None,
+        "disk_kept_bytes": (model_bytes * len(training) if keep_models else model_bytes) if model_bytes else None,
+        "disk_peak_per_running_node_bytes": model_bytes * PEAK_COPIES if model_bytes else None,
+        "shared": {n.id: len(n.runs) for n in training if len(n.runs) > 1},
+    }
+
+
+def describe(graph: Graph) -> list[str]:
+    """One line per node: id, what it runs, which nodes it needs and how many runs use it."""
+    lines = []
+    for n in graph:
+        needs = ", ".join(n.needs) or "-"
+        lines.append(f"{n.id}  [{n.label()}]  needs {needs}  runs {len(n.runs)}"
+                     + (f"  ~{n.tokens:,} tokens" if n.tokens else ""))
+    return lines

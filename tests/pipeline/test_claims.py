@@ -1,0 +1,94 @@
+"""Claims: one holder at a time across processes; a dead holder's claim expires and is taken over."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+
+from xstilts.pipeline import claims
+
+
+def test_one_holder_until_released(tmp_path):
+    path = tmp_path / "n.claim"
+    a, b = claims.Claim(path, owner="a", lease=30), claims.Claim(path, owner="b", lease=30)
+    assert a.acquire() and not b.acquire()
+    assert claims.alive(path)["owner"] == "a"
+    a.release()
+    assert not path.exists() and b.acquire()
+    b.release()
+
+
+def test_heartbeat_keeps_a_live_claim_fresh(tmp_path):
+    path = tmp_path / "n.claim"
+    a = claims.Claim(path, owner="a", lease=0.4)
+    assert a.acquire()
+    time.sleep(1.0)  # 2.5 leases: only the heartbeat keeps it alive
+    assert not claims.Claim(path, owner="b", lease=0.4).acquire()
+    a.release()
+
+
+def test_expired_claim_of_a_dead_worker_is_taken_over(tmp_path):
+    path = tmp_path / "n.claim"
+    dead = claims.Claim(path, owner="dead", lease=1)
+    assert dead.acquire()
+    dead._stop.set()  # the worker dies: no more heartbeats (its file stays behind)
+    old = time.time() - 5
+    os.utime(path, (old, old))
+    taker = claims.Claim(path, owner="taker", lease=1)
+    assert taker.acquire()
+    assert claims.read(path)["owner"] == "taker"
+    assert list(tmp_path.glob("n.claim.expired-*"))  # the dead claim is kept, renamed, not lost
+    dead._beat.join()
+    dead.release()  # a late release of the dead claim must not remove the taker's
+    assert claims.read(path)["owner"] == "taker"
+    taker.release()
+
+
+def _contend(path: str, owner: str, start: float, queue) -> None:
+    while time.time() < start:
+        pass
+    claim = claims.Claim(path, owner=owner, lease=30)
+    queue.put((owner, claim.acquire()))
+    time.sleep(0.5)  # hold while the others try
+
+
+def test_exactly_one_of_eight_processes_wins(tmp_path):
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start = time.time() + 1.5
+    procs = [ctx.Process(target=_contend, args=(str(tmp_path / "n.claim"), f"p{i}", start, queue)) for i in range(8)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert sum(won for _, won in results) == 1
+
+
+def _break_stale(path: str, owner: str, start: float, queue) -> None:
+    while time.time() < start:
+        pass
+    claim = claims.Claim(path, owner=owner, lease=2)
+    queue.put((owner, claim.acquire()))
+    time.sleep(0.5)
+
+
+def test_racing_breakers_of_one_stale_claim_leave_one_holder(tmp_path):
+    path = tmp_path / "n.claim"
+    dead = claims.Claim(path, owner="dead", lease=2)
+    assert dead.acquire()
+    dead._stop.set()
+    dead._beat.join()
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    start = time.time() + 1.5
+    procs = [ctx.Process(target=_break_stale, args=(str(path), f"p{i}", start, queue)) for i in range(6)]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+    assert sum(won for _, won in results) == 1
