@@ -19,6 +19,7 @@ from xstilts.formats import get_format
 from xstilts.formats.base import Features, collate
 from xstilts.metrics import get_metric
 from xstilts.tasks import Task
+from xstilts.training import distributed
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 TOKEN_LEVEL = {"span_qa", "tagging"}  # outputs with one value per token: kept ragged per row
@@ -27,19 +28,28 @@ TOKEN_LEVEL = {"span_qa", "tagging"}  # outputs with one value per token: kept r
 @torch.no_grad()
 def predict(model, head: str, features: Features, *, batch_size: int, pad_token_id: int,
             device=None, progress: bool = False, desc: str = "eval") -> dict[str, list | np.ndarray]:
-    """Model outputs for every feature row, in row order (length-sorted batches for speed)."""
+    """Model outputs for every feature row, in row order (length-sorted batches for speed).
+
+    Under several processes (an initialised process group) this is a collective that every
+    process must call: each runs every N-th row of the length-sorted order, so shards differ by
+    at most one row and hold the same mix of lengths (equal work, batches still of like lengths),
+    and every process gets all rows back (:func:`~xstilts.training.distributed.gather_rows`), so
+    decoding and metrics are the same everywhere.
+    """
     from tqdm.auto import tqdm
 
+    rank, processes = distributed.world()
     device = device or next(model.parameters()).device
     fmt = model.specs[head].format
     lengths = np.array([np.asarray(r).shape[-1] for r in features["input_ids"]])
     order = np.argsort(-lengths, kind="stable")
+    mine = order[rank::processes]
     cols = [c for c in MODEL_INPUTS if c in features]
     collected: dict[str, list] = {}
     was_training = model.training
     model.eval()
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, leave=False):
-        rows = order[start:start + batch_size]
+    for start in tqdm(range(0, len(mine), batch_size), desc=desc, disable=not progress or rank != 0, leave=False):
+        rows = mine[start:start + batch_size]
         batch = collate([{c: features[c][int(i)] for c in cols} for i in rows], pad_token_id)
         batch = {k: torch.as_tensor(v).to(device) for k, v in batch.items()}
         outputs = model(head, batch)
@@ -49,6 +59,8 @@ def predict(model, head: str, features: Features, *, batch_size: int, pad_token_
                 item = value[j][: lengths[i]] if fmt in TOKEN_LEVEL else value[j]
                 collected.setdefault(name, [None] * len(order))[i] = item
     model.train(was_training)
+    if processes > 1:
+        collected = distributed.gather_rows({k: [v[i] for i in mine] for k, v in collected.items()}, mine, len(order))
     return {k: (v if fmt in TOKEN_LEVEL else np.stack(v)) for k, v in collected.items()}
 
 
@@ -147,10 +159,13 @@ def evaluate(model, head: str, task: Task, examples: Sequence, features: Feature
                       progress=progress, desc=f"eval {task.name}-{language}")
     predictions = adapter.decode(task, examples, features, outputs, settings)
     if predictions_path is not None:
-        predictions_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = predictions_path.with_suffix(predictions_path.suffix + ".tmp")
-        adapter.write(predictions, tmp)
-        tmp.replace(predictions_path)
+        # Every process holds the same predictions; one writer keeps the file (and its .tmp) whole.
+        if distributed.is_main():
+            predictions_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = predictions_path.with_suffix(predictions_path.suffix + ".tmp")
+            adapter.write(predictions, tmp)
+            tmp.replace(predictions_path)
+        distributed.barrier()  # so that on return the file is there for every process
     if not adapter.labelled(examples):
         return EvalResult(None, len(examples), predictions)
     by_bucket = {}

@@ -25,6 +25,7 @@ from safetensors.torch import load_model, save_model
 
 from xstilts.config import TrainingArgs
 from xstilts.formats.base import Features, collate
+from xstilts.training import distributed
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
@@ -65,10 +66,13 @@ def resolve_mixed_precision(setting: str) -> str:
     return "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
 
 
-def total_steps(args: TrainingArgs, streams: Sequence[TrainStream]) -> int:
+def total_steps(args: TrainingArgs, streams: Sequence[TrainStream], num_processes: int = 1) -> int:
+    """Optimizer steps; an epoch takes fewer of them under more processes (the global batch is
+    ``per_device_train_batch_size * num_processes`` rows), as in HF ``Trainer``."""
     if args.max_steps > 0:
         return args.max_steps
-    batches = sum(math.ceil(len(s.features) / args.per_device_train_batch_size) for s in streams)
+    batch = args.per_device_train_batch_size * num_processes
+    batches = sum(math.ceil(len(s.features) / batch) for s in streams)
     return max(1, math.ceil(args.num_train_epochs * batches / args.gradient_accumulation_steps))
 
 
@@ -127,14 +131,26 @@ def train(
 ) -> TrainResult:
     """Train ``model`` (a :class:`~xstilts.modeling.MultiTaskModel`) on ``streams``; resumes from
     ``out_dir/checkpoint`` if present. Leaves the best (or last) weights loaded in ``model``."""
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate.utils import broadcast_object_list
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     trackers = list(args.report_to)
+    # Under DDP: a micro-batch runs one head, so the other heads (and heads kept from earlier phases)
+    # get no gradient; DDP must be told, or its second step fails waiting for their gradients.
     accelerator = accelerator or Accelerator(mixed_precision=resolve_mixed_precision(args.mixed_precision),
-                                             log_with=trackers or None, project_dir=str(out_dir))
+                                             log_with=trackers or None, project_dir=str(out_dir),
+                                             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)])
+    processes, rank = accelerator.num_processes, accelerator.process_index
+    if distributed.world()[1] != processes:
+        # accelerate on a CPU-only torchrun without ``cpu`` initialises the process group yet reports
+        # one process: every process would then write the same checkpoints as "main".
+        raise RuntimeError(f"{distributed.world()[1]} processes launched but accelerate sees {processes}; on CPU "
+                           "use `accelerate launch --cpu` or set ACCELERATE_USE_CPU=1 under torchrun")
+    if not accelerator.is_main_process:
+        log = _silent  # every process takes the same steps; one of them tells
     if trackers:
         accelerator.init_trackers(out_dir.name, config=args.model_dump(mode="json"))
     started = time.perf_counter()
@@ -142,8 +158,9 @@ def train(
                                temperature=temperature, examples_cap=examples_cap)
     lengths = {s.head: s.lengths() for s in streams}
     by_head = {s.head: s for s in streams}
-    steps = total_steps(args, streams)
-    eval_every = args.eval_steps or max(1, total_steps(args.model_copy(update={"num_train_epochs": 1.0, "max_steps": -1}), streams))
+    steps = total_steps(args, streams, processes)
+    eval_every = args.eval_steps or max(1, total_steps(args.model_copy(update={"num_train_epochs": 1.0, "max_steps": -1}),
+                                                       streams, processes))
     save_every = args.save_steps or eval_every
     warmup = int(args.warmup_ratio * steps)
 
@@ -151,6 +168,9 @@ def train(
     optimizer = _optimizer(model, args)
     scheduler = _linear_schedule(optimizer, warmup, steps)
     wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    # ``steps`` already counts global optimizer steps; otherwise accelerate steps the schedule once
+    # per process per step (its dataloaders would have made a process's epoch N times shorter).
+    scheduler.split_batches = True
     core = accelerator.unwrap_model(wrapped)
 
     state = {"step": 0, "micro_batch": 0, "tokens_seen": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
@@ -164,7 +184,7 @@ def train(
         load_model(core, str(found / "model.safetensors"))
         optimizer.load_state_dict(torch.load(found / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(found / "scheduler.pt", weights_only=True))
-        torch.set_rng_state(torch.load(found / "rng.pt", weights_only=True))
+        torch.set_rng_state(torch.load(_rng_file(found, rank), weights_only=True))
         resumed_from = state["step"]
         log(f"resumed from step {resumed_from} ({found})")
     cursors = {h: TaskCursor(**c) for h, c in state["cursors"].items()}
@@ -180,18 +200,22 @@ def train(
     running, n_running = 0.0, 0
     wrapped.train()
     while state["step"] < steps:
+        step_tokens = 0
         for _ in range(args.gradient_accumulation_steps):
             head = choose_task(probs, seed, state["micro_batch"])
             stream = by_head[head]
-            rows = cursors[head].next_batch(lengths[head], args.per_device_train_batch_size * accelerator.num_processes, seed)
-            rows = rows[accelerator.process_index::accelerator.num_processes]
-            rng = np.random.default_rng([seed, state["micro_batch"], accelerator.process_index])
-            batch = _to_batch(stream, rows, pad_token_id, accelerator.device, rng)
+            rows = cursors[head].next_batch(lengths[head], args.per_device_train_batch_size * processes, seed)
+            mine = rows[rank::processes]
+            # A short last batch can leave a process without rows, but DDP needs every process in
+            # every backward: it trains a copy of a row that another process has, uncounted.
+            copy = len(mine) == 0
+            rng = np.random.default_rng([seed, state["micro_batch"], rank])
+            batch = _to_batch(stream, rows[:1] if copy else mine, pad_token_id, accelerator.device, rng)
             with accelerator.autocast():
                 outputs = wrapped(head, batch)
                 loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
             accelerator.backward(loss)
-            state["tokens_seen"] += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            step_tokens += 0 if copy else int(batch["attention_mask"].sum())
             running += float(loss.detach()) * args.gradient_accumulation_steps
             n_running += 1
             state["micro_batch"] += 1
@@ -200,20 +224,28 @@ def train(
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
+        state["tokens_seen"] += step_tokens if processes == 1 else int(_sum(accelerator, step_tokens))
         state["step"] += 1
         bar.update(1)
         step = state["step"]
         if step % args.logging_steps == 0 or step == steps:
-            bar.set_postfix(loss=f"{running / max(1, n_running):.4f}")
-            log(f"step {step}/{steps} loss {running / max(1, n_running):.4f} lr {scheduler.get_last_lr()[0]:.3g}")
+            mean = running / max(1, n_running)
+            if processes > 1:  # the loss of the global batch, not of this process's share
+                mean = _sum(accelerator, mean) / processes
+            bar.set_postfix(loss=f"{mean:.4f}")
+            log(f"step {step}/{steps} loss {mean:.4f} lr {scheduler.get_last_lr()[0]:.3g}")
             if trackers:
-                accelerator.log({"train/loss": running / max(1, n_running), "train/lr": scheduler.get_last_lr()[0]}, step=step)
+                accelerator.log({"train/loss": mean, "train/lr": scheduler.get_last_lr()[0]}, step=step)
             running, n_running = 0.0, 0
         stop = False
         if evaluate is not None and (step % eval_every == 0 or step == steps):
             wrapped.eval()
             with torch.no_grad():
                 metrics = evaluate(core)
+            if processes > 1:
+                # Selection, best checkpoint and early stopping must be one decision: take the main
+                # process's numbers even if ``evaluate`` was not gathered (each process on its own rows).
+                metrics = broadcast_object_list([metrics], from_process=0)[0]
             wrapped.train()
             state["history"].append({"step": step, **metrics})
             log(f"eval step {step}: {json.dumps(metrics)}")
@@ -232,9 +264,11 @@ def train(
             state["finished"] = True
         state["cursors"] = {h: c.state() for h, c in cursors.items()}
         if step % save_every == 0 or state["finished"]:
+            rng_states = _rng_states(processes)
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
-                _save_checkpoint(core, optimizer, scheduler, state, ckpt)
+                _save_checkpoint(core, optimizer, scheduler, state, ckpt, rng_states)
+            accelerator.wait_for_everyone()  # no process goes on (or returns) before the files are whole
         if stop:
             log(f"early stopping at step {step} (best step {state['best_step']})")
             break
@@ -278,15 +312,43 @@ def _atomic_save_weights(model, target: Path) -> None:
     _atomic_dir(target, lambda d: save_model(model, str(d / "model.safetensors")))
 
 
-def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path) -> None:
+def _rng_states(processes: int) -> list[torch.Tensor]:
+    """Each process's torch RNG state, in rank order: their dropout masks differ, so a resumed
+    process must continue its own stream, not the main process's."""
+    if processes == 1:
+        return [torch.get_rng_state()]
+    states: list = [None] * processes
+    torch.distributed.all_gather_object(states, torch.get_rng_state())
+    return states
+
+
+def _rng_file(checkpoint: Path, rank: int) -> Path:
+    # rng.pt is rank 0's (and a single-process run's); a checkpoint from fewer processes has no file
+    # for this rank, and rank 0's stream is as good a start as any.
+    own = checkpoint / f"rng.{rank}.pt"
+    return own if rank and own.exists() else checkpoint / "rng.pt"
+
+
+def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path, rng_states: list[torch.Tensor]) -> None:
     def write(d: Path) -> None:
         save_model(model, str(d / "model.safetensors"))
         torch.save(optimizer.state_dict(), d / "optimizer.pt")
         torch.save(scheduler.state_dict(), d / "scheduler.pt")
-        torch.save(torch.get_rng_state(), d / "rng.pt")
+        for rank, rng in enumerate(rng_states):
+            torch.save(rng, d / ("rng.pt" if rank == 0 else f"rng.{rank}.pt"))
         (d / "state.json").write_text(json.dumps(state, indent=1))
 
     _atomic_dir(target, write)
+
+
+def _silent(message: str) -> None:
+    pass
+
+
+def _sum(accelerator, value: float) -> float:
+    """``value`` summed over the processes (float64, so token counts stay exact)."""
+    total = accelerator.reduce(torch.tensor([value], dtype=torch.float64, device=accelerator.device), "sum")
+    return float(total[0])
 
 
 def _load_best(model, out_dir: Path) -> None:
