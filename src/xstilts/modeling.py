@@ -9,6 +9,7 @@ plus a JSON spec, so ``MultiTaskModel.load`` needs no pickle.
 from __future__ import annotations
 
 import json
+import inspect
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,10 +30,15 @@ class HeadSpec:
     labels: tuple[str, ...] | None = None
 
 
-def head_spec_for(task, labels: tuple[str, ...] | None = None, vocab_size: int | None = None) -> HeadSpec:
-    """The head a task needs; ``labels`` overrides the registry's (e.g. CCG's data-derived tags)."""
+def head_spec_for(task, labels: tuple[str, ...] | None = None, vocab_size: int | None = None,
+                  dropout: float | None = None) -> HeadSpec:
+    """The head a task needs; ``labels`` overrides the registry's (e.g. CCG's data-derived tags).
+    ``dropout``: the phase's ``training.dropout`` where set — it then applies to the head's dropout
+    too (saved with the spec, so a reloaded head keeps it); None keeps the head's default."""
     labels = tuple(labels) if labels is not None else (tuple(task.labels) if task.labels else None)
     kwargs = {}
+    if dropout is not None and "dropout" in inspect.signature(get_format(task.format).Head).parameters:
+        kwargs["dropout"] = dropout
     if task.format == "mlm":
         if not vocab_size:
             raise ConfigError(f"task {task.name}: an MLM head needs the vocabulary size")
@@ -89,7 +95,8 @@ class MultiTaskModel(nn.Module):
             source = self.specs.get(init_from)
             if source is None:
                 raise ConfigError(f"head_init {init_from!r}: no such head (have {sorted(self.specs)})")
-            if source.format != spec.format or source.kwargs != spec.kwargs or source.labels != spec.labels:
+            shape = lambda k: {n: v for n, v in k.items() if n != "dropout"}  # noqa: E731
+            if source.format != spec.format or shape(source.kwargs) != shape(spec.kwargs) or source.labels != spec.labels:
                 raise ConfigError(
                     f"head_init {init_from!r} → {name!r}: incompatible heads "
                     f"({source.format} {source.labels} vs {spec.format} {spec.labels})"

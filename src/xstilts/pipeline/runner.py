@@ -47,6 +47,7 @@ from xstilts.modeling import MultiTaskModel, head_spec_for
 from xstilts.pipeline import evaluation, overlap
 from xstilts.pipeline.results import append_rows, make_row
 from xstilts.tasks import Task, get_task
+from xstilts.training import distributed
 from xstilts.training.loop import TrainStream, train
 
 FEATURIZE_CHUNK = 2000
@@ -86,6 +87,8 @@ class Run:
     # ---------------------------------------------------------------- logging and results
 
     def log(self, message: str) -> None:
+        if not distributed.is_main():
+            return
         line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
         with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -238,7 +241,7 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
         s = run.settings(task, max_length)
         if task.name not in run.model.heads:
             seed_everything(run.config.seed + 1000 * index)  # head init independent of earlier phases
-            run.model.add_head(task.name, head_spec_for(task, s.get("labels")),
+            run.model.add_head(task.name, head_spec_for(task, s.get("labels"), dropout=args.dropout),
                                init_from=None if head_init in (None, "fresh") else head_init)
         feats = run.features(task, "train", "en", train_examples, s)
         streams.append(TrainStream(task.name, feats, TARGET_COLUMNS[task.format]))
@@ -286,7 +289,8 @@ def _train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_d
         r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language="en",
                                 batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
         rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
-    run.model.save(phase_dir / "model")
+    if distributed.is_main():
+        run.model.save(phase_dir / "model")
     _finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
                                    **({"target": run.target} if phase.kind == "target" else {}),
                                    "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()},
@@ -321,7 +325,7 @@ def _zero_shot(run: Run, phase: ZeroShotEvalPhase, phase_dir: Path, index: int) 
             example_rows += run.example_rows("zero_shot_eval", task, lang, split, ex, r.predictions, lengths, buckets)
     if unlabelled:
         run.log(f"no gold labels (predictions written, not scored): {' '.join(unlabelled)}")
-    append_rows(run.out_dir / "example_scores.jsonl", example_rows)
+    _append(run.out_dir / "example_scores.jsonl", example_rows)
     _finish(run, phase_dir, rows, {"unlabelled": unlabelled})
 
 
@@ -371,7 +375,7 @@ def _retrieval(run: Run, phase: RetrievalEvalPhase, phase_dir: Path, index: int)
                         rows += run.rows("retrieval_eval", name, lang, split, metrics, len(ex.gold))
                 run.log(f"retrieval {name} {split}-{lang} ({json.dumps(used)}): "
                         f"{json.dumps({r['metric']: round(r['value'], 4) for r in rows if r['task'] == name and r['language'] == lang and r['split'] == split})}")
-    append_rows(run.out_dir / "example_scores.jsonl", example_rows)
+    _append(run.out_dir / "example_scores.jsonl", example_rows)
     _finish(run, phase_dir, rows, {"settings": details})
 
 
@@ -383,8 +387,9 @@ def _write_lines(path: Path, lines: Sequence[str]) -> None:
 def _finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
     """Append the phase's rows, then mark it done. A kill between the two makes a re-run append
     the same keys again; readers keep the last row per key (:func:`results.latest_rows`)."""
-    append_rows(run.out_dir / "results.jsonl", rows)
+    _append(run.out_dir / "results.jsonl", rows)
     _write_text(phase_dir / "done.json", json.dumps({"rows": len(rows), **info}, indent=1))
+    distributed.barrier()  # every process sees the phase done before any goes on
 
 
 # -------------------------------------------------------------------- the experiment
@@ -425,12 +430,15 @@ def training_key(config: ExperimentConfig | ResolvedConfig, index: int) -> str:
     if index == 0 and first.from_scratch is not None and first.from_scratch.seed is not None:
         seed = first.from_scratch.seed  # one pretrained model shared by runs of every fine-tuning seed
     payload = {"seed": seed, "data_source": config.data_source, "data_dir": config.data_dir,
-               "featurization_version": resolved.featurization_version,
+               "featurization_version": resolved.featurization_version, "modeling_version": MODELING_VERSION,
                "phases": phases, "tasks": dict(sorted(tasks.items())), "data": data}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-TARGET = "<target>"  # a target task's name in a training key: the model does not depend on it
+TARGET = "<target>"
+# Bump when a change to heads or training changes what the same config trains (part of the key, so
+# models trained before are not reused): 2 = training.dropout also sets the heads' dropout.
+MODELING_VERSION = 2  # a target task's name in a training key: the model does not depend on it
 
 
 def _target_identity(resolved: ResolvedConfig, name: str) -> dict:
@@ -457,15 +465,25 @@ def dev_scorer(name: str, data) -> Task:
 
 @contextmanager
 def _locked(directory: Path):
-    """One process at a time trains a shared phase; the others wait and then reuse its result."""
+    """One process at a time trains a shared phase; the others wait and then reuse its result.
+    Under several processes of one run, the main process holds the lock for all of them."""
     import fcntl
 
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory.with_name(directory.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    if not distributed.is_main():
+        distributed.barrier()  # the main process holds the lock from here ...
         try:
             yield directory
         finally:
+            distributed.barrier()  # ... to here
+        return
+    with open(directory.with_name(directory.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        distributed.barrier()
+        try:
+            yield directory
+        finally:
+            distributed.barrier()
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
@@ -480,6 +498,11 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     phase are not loaded, only what that phase needs.
     """
     out_dir = Path(out_dir)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun: one process group
+        from accelerate import PartialState
+        from accelerate.utils import parse_flag_from_env
+
+        PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))  # as Accelerator() reads it
     resolved = resolve(config)  # once: a missing data file fails here, named
     run_dir = out_dir / "runs" / resolved.run_id
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -548,10 +571,18 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
 
 
 def _write_text(path: Path, text: str) -> None:
-    """Replace ``path`` atomically (a temporary name unique to this process, then rename)."""
+    """Replace ``path`` atomically (a temporary name unique to this process, then rename); under
+    several processes (``accelerate launch``) the main process writes, the others do not."""
+    if not distributed.is_main():
+        return
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    if distributed.is_main():  # one copy of each row, whatever the number of processes
+        append_rows(path, rows)
 
 
 def _shared_dir(run: Run, index: int) -> Path:
@@ -645,7 +676,8 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
         return [TrainStream("mlm", features, (), masking(run.tokenizer, spec.mlm_probability))]
 
     if not spec.pretrain:  # the control: same tokenizer and shape, random weights
-        pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
+        if distributed.is_main():
+            pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
         _finish(run, phase_dir, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
         return
     *curriculum, (_, steps, lr) = spec.stages()
@@ -678,7 +710,8 @@ def _pretrain(run: Run, spec, phase_dir: Path) -> None:
                    evaluate=evaluate, selection_metric="loss" if evaluate else None, greater_is_better=False,
                    log=run.log, progress=run.progress)
     run.log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
-    pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
+    if distributed.is_main():
+        pretraining.save_pretrained(run.model, run.tokenizer, phase_dir / "model")
     rows = run.rows("pretrained", task.name, "+".join(spec.languages), "dev", evaluate(run.model), len(dev_feats)) if evaluate else []
     record(spec.max_length, result, lr, args.per_device_train_batch_size)
     _finish(run, phase_dir, rows, {"steps": sum(s["steps"] for s in stages),

@@ -1,0 +1,147 @@
+"""A 12-run grid on the synthetic world through every executor, two drivers at once, and a worker
+killed mid-node: real subprocesses, identical results tables, every node done exactly once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+from xstilts.pipeline import graph as graphs
+from xstilts.pipeline.grid import grid_dir
+from xstilts.pipeline.results import KEY_FIELDS, latest_rows, read_rows
+
+pytestmark = pytest.mark.slow
+
+FAST = {"max_steps": 6, "per_device_train_batch_size": 8, "learning_rate": 1.0e-3, "eval_steps": 6,
+        "logging_steps": 6, "max_eval_examples": 16, "max_train_examples": 64}
+
+
+@pytest.fixture(scope="module")
+def grid_yaml(tmp_path_factory):
+    """2 seeds × 2 targets × (baseline + 2 intermediate tasks) = 12 runs, 29 nodes."""
+    from xstilts.world import generate
+
+    root = tmp_path_factory.mktemp("grid")
+    generate(root / "world", seed=0, size="tiny")
+    preset = {
+        "study": "seqlen", "name": "grid", "seeds": [0, 1], "data_dir": str(root / "world"),
+        "pretrained": {"from_scratch": {
+            "seed": 0, "languages": ["en", "xa", "xb"], "corpus_task": "syn_mlm", "tokenizer": {"vocab_size": 400},
+            "model": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
+            "max_length": 64, "max_examples_per_language": 200,
+            "training": {"max_steps": 6, "per_device_train_batch_size": 16, "eval_steps": 6}}},
+        "intermediate_tasks": ["syn_nli", "syn_tags"], "max_lengths": [64],
+        "intermediate_training": FAST,
+        "targets": ["syn_xnli", "syn_pos"],
+        "target_training": {"syn_xnli": FAST, "syn_pos": FAST},
+        "zero_shot_eval": {"splits": ["test"], "languages": ["en", "xa", "xb"], "max_examples": 40},
+        "tasks": {"syn_xnli": {"max_length": 64}, "syn_pos": {"max_length": 64}},
+        # Short leases so that a killed worker's claim expires within the test.
+        "grid": {"lease_seconds": 3, "poll_seconds": 0.2,
+                 "slurm": {"cluster": "local", "cpus_per_task": 1, "gpus_per_node": 0, "timeout_min": 10}},
+    }
+    path = root / "grid.yaml"
+    path.write_text(yaml.safe_dump(preset))
+    return path
+
+
+def _env() -> dict:
+    # Each subprocess driver gets one thread: two of them share the 2 cores.
+    return {**os.environ, "OMP_NUM_THREADS": "1", "XSTILTS_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def _cli(*args) -> list[str]:
+    return [sys.executable, "-m", "xstilts", *args]
+
+
+def _table(out) -> dict:
+    return {tuple(json.dumps(r[k]) for k in KEY_FIELDS): r["value"] for r in latest_rows(out / "results.jsonl")}
+
+
+def _successes(out) -> dict[str, int]:
+    counts = {}
+    for path in (grid_dir(out) / "nodes").glob("*.json"):
+        record = json.loads(path.read_text())
+        counts[record["id"]] = sum(1 for a in record["attempts"] if not a.get("error"))
+    return counts
+
+
+@pytest.fixture(scope="module")
+def reference(grid_yaml, tmp_path_factory):
+    out = tmp_path_factory.mktemp("inline") / "out"
+    started = time.perf_counter()
+    result = CliRunner().invoke(app, ["grid", "run", str(grid_yaml), "--out", str(out), "--no-report"])
+    assert result.exit_code == 0, result.output
+    print(f"inline: {time.perf_counter() - started:.1f}s")
+    return out
+
+
+def test_plan_counts_nodes_and_shares_training(grid_yaml):
+    result = CliRunner().invoke(app, ["grid", "plan", str(grid_yaml), "--nodes"])
+    assert result.exit_code == 0, result.output
+    # 1 pretrained (one seed for all), 2 tasks × 2 seeds intermediate, 12 targets, 12 evaluations
+    assert "29 nodes (1 pretrained, 12 target, 12 zero_shot_eval, 4 intermediate) for 12 runs" in result.output
+    assert result.output.count("needs pretrained-") == 4 + 4  # the baselines' targets, the intermediates
+
+
+def test_local_and_submitit_executors_give_the_inline_table(grid_yaml, reference, tmp_path):
+    table = _table(reference)
+    assert len(table) > 500 and all(n == 1 for n in _successes(reference).values())
+    assert len(_successes(reference)) == 29
+    for executor in ("local", "slurm"):
+        out = tmp_path / executor
+        started = time.perf_counter()
+        proc = subprocess.run(_cli("grid", "run", str(grid_yaml), "--out", str(out), "--no-report",
+                                   "--executor", executor, "--workers", "2"),
+                              env=_env(), capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        print(f"{executor}: {time.perf_counter() - started:.1f}s")
+        assert _table(out) == table, executor
+        assert len(_successes(out)) == 29 and all(n == 1 for n in _successes(out).values())
+    assert list((tmp_path / "slurm" / "grid" / "logs" / "submitit").iterdir())  # submitit's own job folders
+
+
+def test_two_drivers_at_once_run_every_node_once(grid_yaml, reference, tmp_path):
+    out = tmp_path / "out"
+    cmd = _cli("grid", "run", str(grid_yaml), "--out", str(out), "--no-report")
+    drivers = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for _ in range(2)]
+    logs = [d.communicate(timeout=600)[0] for d in drivers]
+    assert [d.returncode for d in drivers] == [0, 0], logs
+    ran = [sum(line.endswith(": done") for line in log.splitlines()) for log in logs]
+    assert sum(ran) == 29 and min(ran) > 0  # both worked, no node twice
+    assert all(n == 1 for n in _successes(out).values()) and len(_successes(out)) == 29
+    rows = list(read_rows(out / "results.jsonl"))
+    assert len(rows) == len(list(read_rows(reference / "results.jsonl")))  # no row appended twice
+    assert _table(out) == _table(reference)
+
+
+def test_killed_worker_claim_expires_and_another_finishes(grid_yaml, reference, tmp_path):
+    out = tmp_path / "out"
+    cmd = _cli("grid", "run", str(grid_yaml), "--out", str(out), "--no-report")
+    victim = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    claims_dir = grid_dir(out) / "claims"
+    deadline, target = time.time() + 300, None
+    while time.time() < deadline and target is None:  # wait until it holds an intermediate node
+        held = [p for p in claims_dir.glob("intermediate-*.claim")] if claims_dir.exists() else []
+        target = held[0] if held else None
+        time.sleep(0.05)
+    assert target is not None, "the worker never claimed an intermediate node"
+    os.killpg(victim.pid, signal.SIGKILL)
+    victim.wait()
+    assert target.exists()  # a dead worker's claim stays behind ...
+    finisher = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert finisher.returncode == 0, finisher.stdout + finisher.stderr
+    assert list(claims_dir.glob(target.name + ".expired-*"))  # ... until it expires and is taken over
+    assert _table(out) == _table(reference)
+    assert len(_successes(out)) == 29 and all(n == 1 for n in _successes(out).values())
