@@ -203,11 +203,18 @@ def describe_estimate(cost: dict) -> list[str]:
         lines.append(f"  {len(cost['training_nodes_without_estimate'])} training node(s) without an estimate "
                      f"(epoch-based, training set size unknown)")
     if cost["disk_kept_bytes"] is not None:
-        lines.append(f"expected disk: {cost['disk_kept_bytes'] / 1e9:,.1f} GB of models kept "
+        lines.append(f"expected disk: {_size(cost['disk_kept_bytes'])} of models kept "
                      f"({cost['params']:.3g} parameters × 4 bytes per training node), "
-                     f"+{cost['disk_peak_per_running_node_bytes'] / 1e9:,.1f} GB per training node while it runs "
+                     f"+{_size(cost['disk_peak_per_running_node_bytes'])} per training node while it runs "
                      f"(best weights and last checkpoint with optimizer states); features cache not counted")
     return lines
+
+
+def _size(n: float) -> str:
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{n:.0f} B"
 
 
 # ------------------------------------------------------------------------ running

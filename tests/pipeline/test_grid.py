@@ -97,6 +97,8 @@ def test_local_and_submitit_executors_give_the_inline_table(grid_yaml, reference
     table = _table(reference)
     assert len(table) > 500 and all(n == 1 for n in _successes(reference).values())
     assert len(_successes(reference)) == 29
+    # Default retention: finished phases keep their model, not the checkpoint with optimizer states.
+    assert len(list(reference.glob("shared/*/model"))) == 17 and not list(reference.glob("shared/*/checkpoint"))
     for executor in ("local", "slurm"):
         out = tmp_path / executor
         started = time.perf_counter()
@@ -112,7 +114,9 @@ def test_local_and_submitit_executors_give_the_inline_table(grid_yaml, reference
 
 def test_two_drivers_at_once_run_every_node_once(grid_yaml, reference, tmp_path):
     out = tmp_path / "out"
-    cmd = _cli("grid", "run", str(grid_yaml), "--out", str(out), "--no-report")
+    # Also: models deleted once every node needing them is done (retention.unused_models: false).
+    cmd = _cli("grid", "run", str(grid_yaml), "--out", str(out), "--no-report",
+               "--set", "grid.retention.unused_models=false")
     drivers = [subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
                for _ in range(2)]
     logs = [d.communicate(timeout=600)[0] for d in drivers]
@@ -122,6 +126,21 @@ def test_two_drivers_at_once_run_every_node_once(grid_yaml, reference, tmp_path)
     assert all(n == 1 for n in _successes(out).values()) and len(_successes(out)) == 29
     rows = list(read_rows(out / "results.jsonl"))
     assert len(rows) == len(list(read_rows(reference / "results.jsonl")))  # no row appended twice
+    assert _table(out) == _table(reference)
+    assert not list(out.glob("shared/*/model/**/*.safetensors")) and len(list(out.glob("shared/*/pruned.json"))) == 17
+    status = CliRunner().invoke(app, ["grid", "status", str(out)])
+    assert status.exit_code == 0 and "29 nodes: 29 done" in status.output, status.output
+
+    # A node needing a deleted model again (here: an evaluation whose result was removed) makes its
+    # chain of pruned training phases ready again; they retrain to the same numbers.
+    graph, _ = graphs.load(grid_dir(out) / "graph.json")
+    evaluation = next(n for n in graph if n.kind == "zero_shot_eval" and "syn_nli" in n.id)
+    (evaluation.folder(out) / "done.json").unlink()
+    status = CliRunner().invoke(app, ["grid", "status", str(out)])
+    assert "25 done, 1 ready, 3 waiting" in status.output, status.output  # pretrained first
+    again = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert sum(line.endswith(": done") for line in again.stdout.splitlines()) == 4
     assert _table(out) == _table(reference)
 
 
@@ -140,8 +159,34 @@ def test_killed_worker_claim_expires_and_another_finishes(grid_yaml, reference, 
     os.killpg(victim.pid, signal.SIGKILL)
     victim.wait()
     assert target.exists()  # a dead worker's claim stays behind ...
+    status = CliRunner().invoke(app, ["grid", "status", str(out), "--json"])
+    held = [r for r in json.loads(status.output) if r["id"] == target.name[:-len(".claim")]]
+    assert held[0]["state"] in ("running", "ready")  # running until its lease runs out
     finisher = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
     assert finisher.returncode == 0, finisher.stdout + finisher.stderr
     assert list(claims_dir.glob(target.name + ".expired-*"))  # ... until it expires and is taken over
     assert _table(out) == _table(reference)
     assert len(_successes(out)) == 29 and all(n == 1 for n in _successes(out).values())
+
+
+def test_failed_node_is_retried_kept_and_blocks_what_needs_it(tmp_path, tiny_model_dir, data_dir, monkeypatch):
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    config = {"name": "fails", "seed": 1, "phases": [
+        {"kind": "pretrained", "model": str(tiny_model_dir)},
+        {"kind": "target", "task": "xnli", "training": {"max_steps": 2}},
+        {"kind": "zero_shot_eval", "splits": ["dev"], "languages": ["de"]}],
+        # An empty English training slice: the target node fails when it runs (not at planning).
+        "tasks": {"xnli": {"train": {"task": "anli", "split": "dev", "start": 10**6},
+                           "dev": {"task": "anli", "split": "dev", "start": 3150}}}}
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["grid", "run", str(path), "--out", str(out)])
+    assert result.exit_code == 2 and "2 node(s) not done" in result.output, result.output
+    records = {r["kind"] if "kind" in r else r["what"].split()[0]: r for r in
+               json.loads(CliRunner().invoke(app, ["grid", "status", str(out), "--json"]).output)}
+    assert records["target"]["state"] == "failed" and records["target"]["attempts"] == 2  # 1 retry
+    assert "no English training examples" in records["target"]["error"]
+    assert records["zero_shot_eval"]["state"] == "blocked"
+    status = CliRunner().invoke(app, ["grid", "status", str(out)]).output
+    assert "failed" in status and "after 2 attempt(s): ConfigError" in status and "log " in status

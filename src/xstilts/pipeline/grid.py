@@ -43,7 +43,7 @@ class Retention(BaseModel):
     # The best checkpoint's weights (equal to ``model/``, which a finished phase loads them into).
     best_checkpoint: bool = False
     # Models of finished training phases once every node that needs them is done (False deletes
-    # them and marks the phase not done: a later grid that needs one trains it again, identically).
+    # them; a later grid that needs one trains it again, identically).
     unused_models: bool = True
 
 
@@ -85,10 +85,14 @@ def _record(out: str | Path, node: Node, attempt: dict) -> None:
 
 def states(graph: Graph, out: str | Path, spec: GridSpec) -> dict[str, State]:
     """Every node's state, from the grid folder alone."""
+    # A pruned model is needed again when a node after it must run (dependents first).
+    again: dict[str, bool] = {}
+    for node in reversed(list(graph)):
+        again[node.id] = _pruned(out, node) and any(not d.done(out) or again[d.id] for d in graph.dependents(node.id))
     result: dict[str, State] = {}
     for node in graph:  # topological order: needs are decided first
         failures = [a for a in attempts(out, node) if a.get("error")]
-        if node.done(out) or _pruned(graph, out, node):
+        if node.done(out) and not again[node.id]:
             result[node.id] = "done"
         elif claims.alive(claim_path(out, node), spec.lease_seconds):
             result[node.id] = "running"
@@ -103,10 +107,10 @@ def states(graph: Graph, out: str | Path, spec: GridSpec) -> dict[str, State]:
     return result
 
 
-def _pruned(graph: Graph, out: str | Path, node: Node) -> bool:
-    """Done, and its model deleted by the retention policy after every node needing it was done."""
-    return ((node.folder(out) / "done.pruned.json").exists()
-            and all(d.done(out) for d in graph.dependents(node.id)))
+def _pruned(out: str | Path, node: Node) -> bool:
+    """Its model was deleted by the retention policy once every node needing it was done. A node
+    added later that needs it makes it ready again: it is trained anew (identically)."""
+    return (node.folder(out) / "pruned.json").exists()
 
 
 def finished(state: dict[str, State]) -> bool:
@@ -124,6 +128,10 @@ def run_node(graph: Graph, out: str | Path, node: Node, spec: GridSpec, *, worke
     if not claim.acquire():
         return "busy"
     try:
+        if node.done(out) and _pruned(out, node):  # needed again after its model was deleted
+            folder = node.folder(out)
+            (folder / "done.json").replace(folder / "done.before-pruning.json")
+            (folder / "pruned.json").unlink()
         if node.done(out):  # finished by another worker between our look and our claim
             return "skipped"
         attempt = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
@@ -184,10 +192,14 @@ def retain(graph: Graph, out: str | Path, node: Node, retention: Retention) -> N
         return
     for need in node.needs:
         parent = graph.nodes[need]
-        if all(d.done(out) for d in graph.dependents(need)) and parent.done(out):
-            folder = parent.folder(out)
-            (folder / "done.json").replace(folder / "done.pruned.json")
-            shutil.rmtree(folder / "model", ignore_errors=True)
+        if parent.done(out) and not _pruned(out, parent) and all(d.done(out) for d in graph.dependents(need)):
+            from xstilts.pipeline.runner import _write_text
+
+            # done.json stays (the runs that trained on it read its labels); the marker says the
+            # model is gone. Two workers finishing the last two dependents at once both write it.
+            _write_text(parent.folder(out) / "pruned.json", json.dumps({"after": node.id, "at": time.time()}))
+            for weights in (parent.folder(out) / "model").rglob("*.safetensors"):
+                weights.unlink(missing_ok=True)  # the weights; a from-scratch tokenizer stays for the runs
 
 
 def disk_usage(out: str | Path) -> int:
