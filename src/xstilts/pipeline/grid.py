@@ -25,7 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Callable, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from xstilts.pipeline import claims
 from xstilts.pipeline.graph import Graph, Node
@@ -55,7 +55,15 @@ class GridSpec(BaseModel):
     lease_seconds: float = Field(300.0, gt=0)  # a claim without heartbeat for this long has expired
     poll_seconds: float = Field(5.0, gt=0)
     retention: Retention = Retention()
-    slurm: dict = {}  # see xstilts.pipeline.executors.slurm.SlurmSpec
+    slurm: dict = {}  # xstilts.pipeline.executors.slurm.SlurmSpec (checked here, typed there)
+
+    @field_validator("slurm")
+    @classmethod
+    def _slurm_spec(cls, value: dict) -> dict:
+        from xstilts.pipeline.executors.slurm import SlurmSpec
+
+        SlurmSpec.model_validate(value)  # a typo in grid.slurm fails when the grid is read
+        return value
 
 
 def grid_dir(out: str | Path) -> Path:

@@ -63,6 +63,8 @@ class NodeJob:
         graph, _ = graphs.load(grid_dir(self.out) / "graph.json")
         worker = f"slurm-{os.environ.get('SLURM_JOB_ID') or os.environ.get('SUBMITIT_LOCAL_JOB_ID') or os.getpid()}"
         launcher = _accelerate_launcher(slurm, self.out) if slurm.gpus_per_node * slurm.nodes > 1 else None
+        if slurm.nodes > 1 and int(os.environ.get("SLURM_NODEID", "0")) > 0:
+            return {node_id: _follow(graph.nodes[node_id], self.out, grid_spec, worker, launcher) for node_id in node_ids}
         # "busy": a live worker (another driver's job) holds it; the driver resubmits it if that
         # worker dies and its claim expires.
         return {node_id: run_node(graph, self.out, graph.nodes[node_id], grid_spec, worker=worker, launcher=launcher)
@@ -72,6 +74,26 @@ class NodeJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(NodeJob(self.out, self.spec), node_ids)
+
+
+def _follow(node, out: str, spec: GridSpec, worker: str, launcher) -> str:
+    """The other machines of a multi-node job: join the launch once this job's first machine has
+    claimed the node (the claim is the job's, held by that machine); leave it if another job has."""
+    from xstilts.pipeline import claims
+    from xstilts.pipeline.grid import claim_path
+
+    deadline = time.time() + spec.lease_seconds
+    while time.time() < deadline:
+        if node.done(out):
+            return "skipped"
+        holder = claims.alive(claim_path(out, node), spec.lease_seconds)
+        if holder is not None:
+            if holder["owner"] != worker:
+                return "busy"
+            launcher(node, out)
+            return "done"
+        time.sleep(spec.poll_seconds)
+    return "busy"
 
 
 def _set_threads(cpus: int) -> None:
@@ -92,10 +114,19 @@ def _accelerate_launch_command(slurm: SlurmSpec, out: str, node_id: str) -> list
         cmd += ["--multi_gpu"]
     if slurm.nodes > 1:
         cmd += ["--machine_rank", os.environ.get("SLURM_NODEID", "0"),
-                "--main_process_ip", os.environ.get("MASTER_ADDR", "localhost"),
+                "--main_process_ip", os.environ.get("MASTER_ADDR") or _first_host(),
                 "--main_process_port", os.environ.get("MASTER_PORT", "29500"),
                 "--rdzv_backend", "c10d"]
     return cmd + ["-m", "xstilts", "grid", "node", out, node_id]
+
+
+def _first_host() -> str:
+    """The allocation's first machine: the rendezvous host of a multi-node launch."""
+    nodelist = os.environ.get("SLURM_JOB_NODELIST")
+    if not nodelist:
+        return "localhost"
+    out = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True)
+    return out.stdout.split()[0] if out.returncode == 0 and out.stdout.split() else "localhost"
 
 
 def _accelerate_launcher(slurm: SlurmSpec, out: str):
@@ -112,6 +143,7 @@ def executor_for(out: str | Path, slurm: SlurmSpec):
     executor = submitit.AutoExecutor(folder=folder, cluster=slurm.cluster)
     executor.update_parameters(
         name="xstilts", timeout_min=slurm.timeout_min, cpus_per_task=slurm.cpus_per_task,
+        # One task per machine: each runs `accelerate launch`, which starts a process per GPU.
         gpus_per_node=slurm.gpus_per_node, nodes=slurm.nodes, tasks_per_node=1, mem_gb=slurm.mem_gb,
         slurm_partition=slurm.partition, slurm_account=slurm.account, slurm_qos=slurm.qos,
         slurm_array_parallelism=slurm.array_parallelism,
