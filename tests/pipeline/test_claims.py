@@ -92,3 +92,15 @@ def test_racing_breakers_of_one_stale_claim_leave_one_holder(tmp_path):
     for p in procs:
         p.join(timeout=30)
     assert sum(won for _, won in results) == 1
+
+
+def test_a_requeued_worker_takes_back_its_own_claim_at_once(tmp_path):
+    path = tmp_path / "n.claim"
+    first = claims.Claim(path, owner="slurm-4242", lease=300)
+    assert first.acquire()
+    first._stop.set()  # preempted: the process is gone, its claim is fresh
+    first._beat.join()
+    assert not claims.Claim(path, owner="slurm-5151", lease=300).acquire()  # others wait for the lease
+    again = claims.Claim(path, owner="slurm-4242", lease=300)
+    assert again.acquire() and claims.read(path)["token"] == again.token
+    again.release()

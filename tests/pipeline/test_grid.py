@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -21,34 +22,17 @@ from xstilts.pipeline.results import KEY_FIELDS, latest_rows, read_rows
 
 pytestmark = pytest.mark.slow
 
-FAST = {"max_steps": 6, "per_device_train_batch_size": 8, "learning_rate": 1.0e-3, "eval_steps": 6,
-        "logging_steps": 6, "max_eval_examples": 16, "max_train_examples": 64}
+GRID = Path(__file__).resolve().parents[2] / "configs" / "grid_tiny.yaml"
 
 
 @pytest.fixture(scope="module")
 def grid_yaml(tmp_path_factory):
-    """2 seeds × 2 targets × (baseline + 2 intermediate tasks) = 12 runs, 29 nodes."""
+    """configs/grid_tiny.yaml on one world generated once: 12 runs, 29 nodes."""
     from xstilts.world import generate
 
     root = tmp_path_factory.mktemp("grid")
     generate(root / "world", seed=0, size="tiny")
-    preset = {
-        "study": "seqlen", "name": "grid", "seeds": [0, 1], "data_dir": str(root / "world"),
-        "pretrained": {"from_scratch": {
-            "seed": 0, "languages": ["en", "xa", "xb"], "corpus_task": "syn_mlm", "tokenizer": {"vocab_size": 400},
-            "model": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
-            "max_length": 64, "max_examples_per_language": 200,
-            "training": {"max_steps": 6, "per_device_train_batch_size": 16, "eval_steps": 6}}},
-        "intermediate_tasks": ["syn_nli", "syn_tags"], "max_lengths": [64],
-        "intermediate_training": FAST,
-        "targets": ["syn_xnli", "syn_pos"],
-        "target_training": {"syn_xnli": FAST, "syn_pos": FAST},
-        "zero_shot_eval": {"splits": ["test"], "languages": ["en", "xa", "xb"], "max_examples": 40},
-        "tasks": {"syn_xnli": {"max_length": 64}, "syn_pos": {"max_length": 64}},
-        # Short leases so that a killed worker's claim expires within the test.
-        "grid": {"lease_seconds": 3, "poll_seconds": 0.2,
-                 "slurm": {"cluster": "local", "cpus_per_task": 1, "gpus_per_node": 0, "timeout_min": 10}},
-    }
+    preset = {**yaml.safe_load(GRID.read_text()), "world": None, "data_dir": str(root / "world")}
     path = root / "grid.yaml"
     path.write_text(yaml.safe_dump(preset))
     return path

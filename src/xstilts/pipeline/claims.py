@@ -3,7 +3,8 @@
 A claim is a file created atomically with ``os.link`` (atomic on NFS as on local disks, unlike
 ``O_EXCL`` on old NFS clients and ``flock`` across hosts). Its owner refreshes the file's mtime
 every ``lease / 4`` seconds (the heartbeat). A claim whose mtime is older than ``lease`` belongs to
-a worker that was killed or lost its machine: another worker breaks it and claims the node.
+a worker that was killed or lost its machine: another worker breaks it and claims the node. A
+claim under the claimant's own name (a requeued Slurm job keeps its job id) is taken back at once.
 
 Breaking is serialised by a second linked file (``<claim>.break``), and the breaker re-reads the
 claim's token under it, so two workers that both see a stale claim cannot break a fresh one that a
@@ -49,9 +50,12 @@ class Claim:
             holder = read(self.path)
             if holder is None:
                 continue  # released between our attempt and the read: try again
-            if not self._stale(holder):
+            # Our own name on a claim we do not hold: an earlier life of this worker (a Slurm job
+            # requeued after preemption keeps its job id) — take it back without waiting a lease.
+            mine = holder.get("owner") == self.owner
+            if not mine and not self._stale(holder):
                 return False
-            self._break(holder)
+            self._break(holder, mine)
         return False
 
     def release(self) -> None:
@@ -84,7 +88,7 @@ class Claim:
     def _stale(self, holder: dict) -> bool:
         return time.time() - holder["mtime"] > float(holder.get("lease") or self.lease)
 
-    def _break(self, seen: dict) -> None:
+    def _break(self, seen: dict, mine: bool = False) -> None:
         lock = self.path.with_name(self.path.name + ".break")
         if not _link_new(lock, {"token": self.token, "host": socket.gethostname(), "pid": os.getpid()}):
             try:
@@ -96,7 +100,7 @@ class Claim:
             return
         try:
             now = read(self.path)
-            if now is not None and now.get("token") == seen.get("token") and self._stale(now):
+            if now is not None and now.get("token") == seen.get("token") and (mine or self._stale(now)):
                 self.path.rename(self.path.with_name(f"{self.path.name}.expired-{uuid.uuid4().hex[:8]}"))
         except FileNotFoundError:
             pass
