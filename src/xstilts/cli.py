@@ -445,13 +445,14 @@ def grid_run(
     from xstilts.errors import XstiltsError
     from xstilts.pipeline import graph as graphs
     from xstilts.pipeline.executors import get_executor
-    from xstilts.pipeline.grid import grid_dir
+    from xstilts.pipeline.grid import exclusive, grid_dir
     from xstilts.study import prepare
 
     run_fn = get_executor(executor)
     study, runs, spec = _grid_source(config, preset, set_, out)
     if study is not None:
-        prepare(study, out, typer.echo)
+        with exclusive(out, "prepare", spec):  # two drivers: one writes the data, the other waits
+            prepare(study, out, typer.echo)
     graph = graphs.build(runs)
     graphs.save(graph, grid_dir(out) / "graph.json", grid=spec.model_dump(mode="json"))
     typer.echo(f"grid {out}: {len(graph)} nodes, executor {executor}, {workers} worker(s)")

@@ -256,7 +256,7 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
     """Expand, plan, (optionally) run the run graph through ``executor``, then analyse and report."""
     from xstilts.pipeline import graph as graphs
     from xstilts.pipeline.executors import get_executor
-    from xstilts.pipeline.grid import grid_dir
+    from xstilts.pipeline.grid import exclusive, grid_dir
 
     study = load_preset(preset, overrides)
     out_dir = Path(out_dir)
@@ -276,7 +276,8 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
         echo(line)
     if dry_run:
         return {"runs": [c.run_id for c in configs], "estimate": cost}
-    prepare(study, out_dir, echo)
+    with exclusive(out_dir, "prepare", study.grid):  # two drivers: one writes the data, the other waits
+        prepare(study, out_dir, echo)
     graph = graphs.build(runs)  # with the data's fingerprints: the keys the runs will use
     graphs.save(graph, grid_dir(out_dir) / "graph.json", grid=study.grid.model_dump(mode="json"))
     state = get_executor(executor)(graph, out_dir, study.grid, workers=workers, echo=echo)

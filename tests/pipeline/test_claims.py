@@ -104,3 +104,26 @@ def test_a_requeued_worker_takes_back_its_own_claim_at_once(tmp_path):
     again = claims.Claim(path, owner="slurm-4242", lease=300)
     assert again.acquire() and claims.read(path)["token"] == again.token
     again.release()
+
+
+def _prepare(out: str, log: str) -> None:
+    from xstilts.pipeline.grid import GridSpec, exclusive
+
+    with exclusive(out, "prepare", GridSpec(poll_seconds=0.05)):
+        with open(log, "a") as f:
+            f.write(f"start {time.time()}\n")
+        time.sleep(0.3)
+        with open(log, "a") as f:
+            f.write(f"end {time.time()}\n")
+
+
+def test_drivers_prepare_the_data_one_at_a_time(tmp_path):
+    ctx = mp.get_context("spawn")
+    log = tmp_path / "log"
+    procs = [ctx.Process(target=_prepare, args=(str(tmp_path), str(log))) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=60)
+    events = [line.split()[0] for line in log.read_text().splitlines()]
+    assert events == ["start", "end"] * 3  # never two inside at once

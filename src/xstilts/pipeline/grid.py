@@ -22,6 +22,7 @@ import shutil
 import socket
 import time
 import traceback
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Literal
 
@@ -123,6 +124,20 @@ def _pruned(out: str | Path, node: Node) -> bool:
 
 def finished(state: dict[str, State]) -> bool:
     return all(s in ("done", "failed", "blocked") for s in state.values())
+
+
+@contextmanager
+def exclusive(out: str | Path, name: str, spec: GridSpec):
+    """Run a block in one driver at a time (e.g. generating the data a study reads): the others
+    wait for the claim, then find the work done."""
+    claim = claims.Claim(grid_dir(out) / "claims" / f"{name}.claim",
+                         owner=f"driver-{socket.gethostname()}-{os.getpid()}", lease=spec.lease_seconds)
+    while not claim.acquire():
+        time.sleep(spec.poll_seconds)
+    try:
+        yield
+    finally:
+        claim.release()
 
 
 # ------------------------------------------------------------------ running one node
