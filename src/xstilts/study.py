@@ -280,7 +280,7 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
         prepare(study, out_dir, echo)
     graph = graphs.build(runs)  # with the data's fingerprints: the keys the runs will use
     graphs.save(graph, grid_dir(out_dir) / "graph.json", grid=study.grid.model_dump(mode="json"))
-    state = get_executor(executor)(graph, out_dir, study.grid, workers=workers, echo=echo)
+    state = get_executor(executor)(graph, out_dir, study.grid, workers=workers, echo=echo, progress=progress)
     bad = {k: v for k, v in state.items() if v != "done"}
     summary: dict[str, Any] = {"runs": [c.run_id for c in configs], "control": [c.run_id for c in control],
                                "estimate": cost, "state": state}

@@ -172,11 +172,11 @@ def run_node(graph: Graph, out: str | Path, node: Node, spec: GridSpec, *, worke
         claim.release()
 
 
-def _run_inline(node: Node, out: str | Path) -> None:
+def _run_inline(node: Node, out: str | Path, progress: bool = False) -> None:
     from xstilts.pipeline.runner import run_experiment
 
     base = Path(out) / node.where if node.where else Path(out)
-    run_experiment(node.config, base, progress=False, upto=node.index)
+    run_experiment(node.config, base, progress=progress, upto=node.index)
 
 
 def work(graph: Graph, out: str | Path, spec: GridSpec, *, worker: str, echo=print,

@@ -1,6 +1,6 @@
 """Executors run a run graph (:mod:`xstilts.pipeline.graph`): one module each, one registration.
 
-An executor is a function ``run(graph, out, spec, *, workers, echo) -> {node id: state}`` that
+An executor is a function ``run(graph, out, spec, *, workers, echo, progress) -> {node id: state}`` that
 gets every runnable node of ``graph`` done under the grid folder ``out``. All of them claim nodes
 through :mod:`xstilts.pipeline.grid`, so executors, drivers and hand-started workers can share a
 grid. Register a new one with :func:`register` in its module and import it below.

@@ -34,7 +34,7 @@ def _gpus() -> int:
 
 
 @register("local")
-def run(graph, out, spec, *, workers: int = 2, echo=print):
+def run(graph, out, spec, *, workers: int = 2, echo=print, progress: bool = False):  # progress: workers log to files
     logs = grid_dir(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     gpus, cores = _gpus(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

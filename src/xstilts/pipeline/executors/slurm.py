@@ -152,7 +152,7 @@ def executor_for(out: str | Path, slurm: SlurmSpec):
 
 
 @register("slurm")
-def run(graph, out, spec: GridSpec, *, workers: int = 64, echo=print):
+def run(graph, out, spec: GridSpec, *, workers: int = 64, echo=print, progress: bool = False):  # jobs log to files
     slurm = SlurmSpec.model_validate(spec.slurm)
     executor = executor_for(out, slurm)
     job_fn = NodeJob(str(Path(out)), spec.model_dump(mode="json"))
