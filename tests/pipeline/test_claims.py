@@ -45,33 +45,30 @@ def test_expired_claim_of_a_dead_worker_is_taken_over(tmp_path):
     taker.release()
 
 
-def _contend(path: str, owner: str, start: float, queue) -> None:
+def _contend(path: str, owner: str, lease: float, start: float, queue) -> None:
     while time.time() < start:
         pass
-    claim = claims.Claim(path, owner=owner, lease=30)
+    claim = claims.Claim(path, owner=owner, lease=lease)
     queue.put((owner, claim.acquire()))
     time.sleep(0.5)  # hold while the others try
 
 
-def test_exactly_one_of_eight_processes_wins(tmp_path):
+def _winners(path, processes: int, lease: float) -> int:
+    """How many of ``processes`` spawned at the same instant get the claim at ``path``."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     start = time.time() + 1.5
-    procs = [ctx.Process(target=_contend, args=(str(tmp_path / "n.claim"), f"p{i}", start, queue)) for i in range(8)]
+    procs = [ctx.Process(target=_contend, args=(str(path), f"p{i}", lease, start, queue)) for i in range(processes)]
     for p in procs:
         p.start()
     results = [queue.get(timeout=30) for _ in procs]
     for p in procs:
         p.join(timeout=30)
-    assert sum(won for _, won in results) == 1
+    return sum(won for _, won in results)
 
 
-def _break_stale(path: str, owner: str, start: float, queue) -> None:
-    while time.time() < start:
-        pass
-    claim = claims.Claim(path, owner=owner, lease=2)
-    queue.put((owner, claim.acquire()))
-    time.sleep(0.5)
+def test_exactly_one_of_eight_processes_wins(tmp_path):
+    assert _winners(tmp_path / "n.claim", 8, lease=30) == 1
 
 
 def test_racing_breakers_of_one_stale_claim_leave_one_holder(tmp_path):
@@ -82,16 +79,7 @@ def test_racing_breakers_of_one_stale_claim_leave_one_holder(tmp_path):
     dead._beat.join()
     old = time.time() - 10
     os.utime(path, (old, old))
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    start = time.time() + 1.5
-    procs = [ctx.Process(target=_break_stale, args=(str(path), f"p{i}", start, queue)) for i in range(6)]
-    for p in procs:
-        p.start()
-    results = [queue.get(timeout=30) for _ in procs]
-    for p in procs:
-        p.join(timeout=30)
-    assert sum(won for _, won in results) == 1
+    assert _winners(path, 6, lease=2) == 1
 
 
 def test_a_requeued_worker_takes_back_its_own_claim_at_once(tmp_path):
