@@ -326,10 +326,6 @@ class ExperimentConfig(_Strict):
 
 # ------------------------------------------------------------------ resolution
 
-# Featurization settings a format reads; the rest of a task's resolved settings say where its data is.
-_QA_LENGTHS = ("doc_stride", "max_query_length", "max_answer_length")
-
-
 @dataclass(frozen=True)
 class ResolvedConfig:
     """A config with every value its run uses filled in, once: what is saved beside the run and hashed.
@@ -364,9 +360,10 @@ class ResolvedConfig:
         return f"{self.config.name}-{self._hash[:12]}"
 
     def settings(self, task: str) -> dict[str, Any]:
-        """The featurization settings of ``task`` (those its format reads)."""
+        """The featurization settings of ``task`` (those its format reads); the rest of a task's
+        resolved settings say where its data is."""
         s = self.tasks[task]
-        return {k: s[k] for k in ("max_length", *_QA_LENGTHS, "labels") if k in s}
+        return {k: s[k] for k in ("max_length", *_format(s["format"]).SETTINGS, "labels") if k in s}
 
     def data_slice(self, task: str, role: str) -> DataSlice:
         """Where ``task``'s English ``train`` or ``dev`` examples come from."""
@@ -403,6 +400,13 @@ def resolve(config: ExperimentConfig, *, require_data: bool = True) -> ResolvedC
     return ResolvedConfig(config, FEATURIZATION_VERSION, tasks, data)
 
 
+def _format(name: str):
+    """The format module that says which settings a task of that format has."""
+    from xstilts.formats import get_format
+
+    return get_format(name)
+
+
 def _used_tasks(config: ExperimentConfig) -> list[str]:
     names: dict[str, None] = {}
     for p in config.phases:
@@ -414,10 +418,10 @@ def _task_settings(task, override: TaskSettings | None) -> dict[str, Any]:
     """The one place a task's registry defaults meet the config's ``tasks:`` overrides."""
     o = override if override is not None else TaskSettings()
     pick = lambda name: getattr(o, name) if getattr(o, name) is not None else getattr(task, name)
+    fmt = _format(task.format)
     s: dict[str, Any] = {"format": task.format, "version": task.version, "max_length": pick("max_length")}
-    if task.format == "span_qa":
-        s |= {name: pick(name) for name in _QA_LENGTHS}
-    if task.format in ("classification", "tagging"):
+    s |= {name: pick(name) for name in fmt.SETTINGS}
+    if fmt.LABELS:
         s["labels"] = task.labels  # None: read from the training data (covered by its fingerprint)
     return s | {"train": o.train.model_dump(mode="json"), "dev": o.dev.model_dump(mode="json")}
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from xstilts.errors import ConfigError
 from xstilts.formats import get_format
+from xstilts.formats.base import MODEL_INPUTS
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,16 @@ def head_spec_for(task, labels: tuple[str, ...] | None = None, vocab_size: int |
     ``dropout``: the phase's ``training.dropout`` where set — it then applies to the head's dropout
     too (saved with the spec, so a reloaded head keeps it); None keeps the head's default."""
     labels = tuple(labels) if labels is not None else (tuple(task.labels) if task.labels else None)
+    # The format's Head says what it needs by its constructor's parameters.
+    needs = inspect.signature(get_format(task.format).Head).parameters
     kwargs = {}
-    if dropout is not None and "dropout" in inspect.signature(get_format(task.format).Head).parameters:
+    if dropout is not None and "dropout" in needs:
         kwargs["dropout"] = dropout
-    if task.format == "mlm":
+    if "vocab_size" in needs:
         if not vocab_size:
-            raise ConfigError(f"task {task.name}: an MLM head needs the vocabulary size")
-        return HeadSpec("mlm", {"vocab_size": vocab_size}, None)
-    if task.format in ("classification", "tagging"):
+            raise ConfigError(f"task {task.name}: a {task.format} head needs the vocabulary size")
+        kwargs["vocab_size"] = vocab_size
+    if "num_labels" in needs:
         if not labels:
             raise ConfigError(f"task {task.name}: a {task.format} head needs a label list")
         kwargs["num_labels"] = len(labels)
@@ -113,7 +116,7 @@ class MultiTaskModel(nn.Module):
 
     def encode(self, batch: dict) -> torch.Tensor:
         """Last hidden states; (batch, choices, length) inputs are flattened for multiple choice."""
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        inputs = {k: batch[k] for k in MODEL_INPUTS if k in batch}
         if inputs["input_ids"].dim() == 3:
             inputs = {k: v.reshape(-1, v.shape[-1]) for k, v in inputs.items()}
         return self.encoder(**inputs).last_hidden_state

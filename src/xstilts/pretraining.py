@@ -1,18 +1,21 @@
 """The ``pretrained: {from_scratch: ...}`` phase: train a subword tokenizer on raw multilingual text,
-build a small XLM-R-shaped encoder, pretrain it with masked language modelling, and save an HF model
-directory that every later phase loads like a hub checkpoint.
+build a small XLM-R-shaped encoder, pretrain it with masked language modelling (:func:`pretrain`:
+the block-length curriculum, then ``max_length``), and save an HF model directory that every later
+phase loads like a hub checkpoint. The phase itself (data, ``done.json``, rows) is
+:mod:`xstilts.pipeline.phases.pretrained`.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
 
-from xstilts.config import FromScratch, ModelShape, TokenizerSpec
+from xstilts.config import FromScratch, ModelShape, TokenizerSpec, equal_tokens_batch
 from xstilts.formats.base import Features, collate
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # XLM-R's ids 0..4 layout
@@ -84,6 +87,70 @@ def mlm_loss(model, head: str, features: Features, tokenizer, *, mlm_probability
     return {"loss": loss, "perplexity": math.exp(min(loss, 50.0))}
 
 
+@dataclass
+class Pretrained:
+    """What :func:`pretrain` did: one record per stage (``max_length`` last), the MLM blocks of the
+    final stage, and the selected model's dev loss and perplexity (None without dev blocks)."""
+
+    stages: list[dict]
+    train_blocks: int
+    dev: dict[str, float] | None
+    dev_blocks: int
+
+
+def pretrain(model, tokenizer, spec: FromScratch, blocks: Callable[[str, int], Features | None], *,
+             out_dir: Path, seed: int, log: Callable[[str], None], progress: bool) -> Pretrained:
+    """MLM-train ``model`` (head ``mlm``) as ``spec`` says: first on blocks of each length of its
+    ``length_curriculum`` (each stage its own optimizer, schedule and checkpoints under
+    ``out_dir/stage-<length>``, batches of as many tokens as a ``max_length`` batch), then on
+    ``max_length`` blocks in ``out_dir``, selected on dev loss where there are dev blocks.
+
+    ``blocks(split, length)``: the corpus's ``train`` or ``dev`` texts as MLM blocks of ``length``
+    tokens, None when the split has no texts. Every stage seeds the global generators first, so a
+    stage's numbers depend on ``seed`` and its position only.
+    """
+    from xstilts.formats import mlm
+    from xstilts.training.loop import TrainStream, seed_everything, train
+
+    def stream(features: Features) -> list[TrainStream]:
+        return [TrainStream("mlm", features, mlm.TARGET_COLUMNS, mlm.masking(tokenizer, spec.mlm_probability))]
+
+    *curriculum, (_, steps, lr) = spec.stages()
+    stages = []  # one record per stage, max_length last
+
+    def record(length: int, result, lr: float, batch: int) -> None:
+        stages.append({"max_length": length, "steps": result.steps, "learning_rate": lr,
+                       "per_device_train_batch_size": batch, "wall_seconds": result.wall_seconds})
+
+    for i, (length, n, stage_lr) in enumerate(curriculum):
+        stage = spec.training.model_copy(update={
+            "max_steps": n, "learning_rate": stage_lr,
+            "per_device_train_batch_size": equal_tokens_batch(spec.training.per_device_train_batch_size,
+                                                              spec.max_length, length)})
+        seed_everything(seed + 2 + i)
+        result = train(model, stream(blocks("train", length)), stage, out_dir=out_dir / f"stage-{length}",
+                       seed=seed + i, pad_token_id=tokenizer.pad_token_id, log=log, progress=progress)
+        log(f"curriculum stage {i}: {result.steps} steps on {length}-token blocks, batch "
+            f"{stage.per_device_train_batch_size}, lr {stage_lr:g}, in {result.wall_seconds:.1f}s")
+        record(length, result, stage_lr, stage.per_device_train_batch_size)
+    args = spec.training.model_copy(update={"max_steps": steps, "learning_rate": lr})
+    train_feats = blocks("train", spec.max_length)
+    dev_feats = blocks("dev", spec.max_length)
+    evaluate = None
+    if dev_feats is not None and len(dev_feats):
+        evaluate = lambda m: mlm_loss(m, "mlm", dev_feats, tokenizer, mlm_probability=spec.mlm_probability,  # noqa: E731
+                                      seed=seed, batch_size=args.per_device_eval_batch_size)
+    seed_everything(seed + 1)
+    result = train(model, stream(train_feats), args, out_dir=out_dir, seed=seed, pad_token_id=tokenizer.pad_token_id,
+                   evaluate=evaluate, selection_metric="loss" if evaluate else None, greater_is_better=False,
+                   log=log, progress=progress)
+    log(f"pretrained {result.steps} steps in {result.wall_seconds:.1f}s (best dev loss {result.best_metric})")
+    record(spec.max_length, result, lr, args.per_device_train_batch_size)
+    # The selected model's dev numbers (fixed masking, no global generator: order-free).
+    return Pretrained(stages, len(train_feats), evaluate(model) if evaluate else None,
+                      len(dev_feats) if evaluate else 0)
+
+
 def corpus_texts(examples_by_language: dict[str, Sequence]) -> list[str]:
     """Texts in a fixed order (language by language) so tokenizer training is reproducible."""
     return [ex.text for lang in sorted(examples_by_language) for ex in examples_by_language[lang]]
@@ -95,4 +162,5 @@ def save_pretrained(model, tokenizer, directory: Path) -> None:
     tokenizer.save_pretrained(directory)
 
 
-__all__ = ["FromScratch", "build_encoder", "corpus_texts", "mlm_loss", "save_pretrained", "train_tokenizer"]
+__all__ = ["FromScratch", "Pretrained", "build_encoder", "corpus_texts", "mlm_loss", "pretrain", "save_pretrained",
+           "train_tokenizer"]

@@ -112,7 +112,7 @@ def write_synthetic_dir(root: Path, *, examples: list[dict] | None = None, retri
             if key not in shared_done:
                 done = {"rows": 1, "steps": 1000, "best_step": 800, "wall_seconds": 30.0 * max_len / 128,
                         "labels": {}}
-                if inter in truncation_for:  # as the runner writes it (pipeline/runner.py _train_phase)
+                if inter in truncation_for:  # as the runner writes it (pipeline/phases/finetune.py train_phase)
                     done["truncation"] = {
                         "tokens_seen": 1000 * max_len, "per_device_train_batch_size": 8,
                         "compute_policy": "equal_steps",

@@ -24,6 +24,7 @@ from transformers import XLMRobertaConfig, XLMRobertaModel
 
 from xstilts.config import TrainingArgs
 from xstilts.data.examples import ClassificationExample, TaggingExample
+from xstilts.formats import get_format
 from xstilts.formats.base import Features
 from xstilts.modeling import HeadSpec, MultiTaskModel
 from xstilts.pipeline import evaluation
@@ -88,9 +89,9 @@ def main(out: Path) -> None:
     model.loss = recording_loss
 
     writes = []  # prediction files this process wrote
-    for fmt in ("classification", "tagging"):
-        adapter = evaluation.ADAPTERS[fmt]
-        evaluation.ADAPTERS[fmt] = dataclasses.replace(
+    for fmt in map(get_format, ("classification", "tagging")):  # each format's adapter writes its files
+        adapter = fmt.ADAPTER
+        fmt.ADAPTER = dataclasses.replace(
             adapter, write=lambda preds, path, write=adapter.write: (writes.append(path.name), write(preds, path)))
 
     def dev_eval(m) -> dict[str, float]:

@@ -1,7 +1,8 @@
 """Example lengths in a model's tokens, and the length buckets results are reported by.
 
-Length = tokens of the text a model must read, without special tokens: the context for QA, both
-texts for pair classification, the sentence for tagging. Buckets are index arrays per name:
+Length = tokens of the text a model must read, without special tokens, as each format defines it
+(its ``text_lengths``): the context for QA, both texts for pair classification, the sentence for
+tagging. Buckets are index arrays per name:
 
 * fixed token thresholds — ``tokens:<=128``, ``tokens:129-256``, ``tokens:257-384``, ``tokens:>384``;
 * per-language quartiles of that length — ``quartile:1`` … ``quartile:4`` (Q4 = above the 75th
@@ -23,26 +24,13 @@ FIXED_EDGES = (128, 256, 384)
 
 
 def text_lengths(task_format: str, examples: Sequence, tokenizer) -> np.ndarray:
-    """Tokens (no special tokens) of what the model reads for each example."""
-    def count(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros(0, dtype=np.int64)
-        ids = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, verbose=False)["input_ids"]
-        return np.array([len(x) for x in ids], dtype=np.int64)
+    """Tokens (no special tokens) of what the model reads for each example, as the format defines it."""
+    from xstilts.formats import get_format
 
-    if task_format == "span_qa":
-        return count([ex.context for ex in examples])
-    if task_format == "classification":
-        a = count([ex.text_a for ex in examples])
-        b = count([ex.text_b or "" for ex in examples])
-        return a + b
-    if task_format == "tagging":
-        return count([" ".join(ex.tokens) for ex in examples])
-    if task_format == "multiple_choice":
-        return count([f"{ex.context} {ex.question}".strip() for ex in examples])
-    if task_format == "retrieval":  # the sentences of one side
-        return count([ex.text for ex in examples])
-    raise ValueError(f"no length definition for format {task_format!r}")
+    fmt = get_format(task_format)
+    if not hasattr(fmt, "text_lengths"):
+        raise ValueError(f"no length definition for format {task_format!r}")
+    return fmt.text_lengths(examples, tokenizer)
 
 
 def windows_per_example(features: Features, n_examples: int) -> np.ndarray:

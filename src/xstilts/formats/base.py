@@ -10,9 +10,14 @@ the on-disk cache proportional to real tokens; padding happens per batch in :fun
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
+
+# The columns an encoder reads; every other column is for a head, its loss or decoding. The
+# training loop and prediction collate these (and a format's TARGET_COLUMNS), nothing else.
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 # Columns that are padded per batch, and with what: token ids with the tokenizer's pad id,
 # attention with 0, label ids with -100 (ignored by the loss, as in HF).
@@ -160,3 +165,34 @@ def encode_pairs(
         full.append(len(ids))
         cut.append(not keep.all())
     return EncodedPairs(ids_out, types_out, np.asarray(full, dtype=np.int64), np.asarray(cut, dtype=bool))
+
+
+# ------------------------------------------------------------------ what evaluation asks of a format
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How a format's decoded predictions and gold examples become the objects XTREME's evaluate.py
+    readers would return, and how its prediction file is written (one per format: ``ADAPTER``)."""
+
+    # (task, examples, features, outputs, settings) -> predictions in evaluate.py's shape
+    decode: Callable[[Any, Sequence, Features, dict, dict], Any]
+    gold: Callable[[Sequence], Any]  # examples -> what the metric compares predictions with
+    labelled: Callable[[Sequence], bool]  # False: predictions are written but not scored
+    write: Callable[[Any, Path], None]  # the prediction file, as evaluate.py reads it
+    extension: str
+    # (task, gold, predictions) -> extra, separately named numbers beside the task's metric
+    extra: Callable[[Any, Any, Any], dict[str, float]] = lambda task, gold, predictions: {}
+
+
+def write_lines(values: Iterable, path: Path) -> None:
+    """One value per line: the label-folder prediction files of classification and choice."""
+    path.write_text("".join(f"{v}\n" for v in values), encoding="utf-8")
+
+
+def count_tokens(tokenizer, texts: list[str]) -> np.ndarray:
+    """Tokens of each text, special tokens left out (what the length study measures)."""
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    ids = tokenizer(texts, add_special_tokens=False, return_attention_mask=False, verbose=False)["input_ids"]
+    return np.array([len(x) for x in ids], dtype=np.int64)

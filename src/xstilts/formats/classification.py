@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.data.examples import ClassificationExample
-from xstilts.formats.base import Features, encode_pairs
+from xstilts.formats.base import Adapter, Features, count_tokens, encode_pairs, write_lines
 
 
 def label_ids(examples: Sequence[ClassificationExample], label_list: Sequence[str]) -> np.ndarray:
@@ -91,3 +91,28 @@ class Head(nn.Module):
 
 def loss(outputs: dict, batch: dict) -> torch.Tensor:
     return F.cross_entropy(outputs["logits"], batch["labels"], ignore_index=-100)
+
+
+# ------------------------------------------------------------------ what the pipeline asks of the format
+
+TARGET_COLUMNS = ("labels",)  # what the loss reads besides the model inputs
+TOKEN_LEVEL = False  # one output row per feature row
+SETTINGS: tuple[str, ...] = ()  # task settings featurization reads besides max_length
+LABELS = True  # the registry's label list is a setting; the head has one output per label
+
+
+def featurize_kwargs(settings: dict, split: str) -> dict:
+    return {"max_length": settings["max_length"], "label_list": settings["labels"]}
+
+
+def text_lengths(examples: Sequence[ClassificationExample], tokenizer) -> np.ndarray:
+    """Both texts of a pair: what the model reads."""
+    return (count_tokens(tokenizer, [ex.text_a for ex in examples])
+            + count_tokens(tokenizer, [ex.text_b or "" for ex in examples]))
+
+
+ADAPTER = Adapter(
+    decode=lambda task, ex, f, o, s: decode(ex, f, o, task.labels),
+    gold=lambda ex: [e.label for e in ex],
+    labelled=lambda ex: all(e.label is not None for e in ex),
+    write=write_lines, extension="tsv")

@@ -125,3 +125,18 @@ def loss(outputs: dict, batch: dict) -> torch.Tensor:
     if logits.dim() == 2:  # already gathered at the masked positions (Head.forward)
         labels = labels[labels != -100]
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100)
+
+
+# ------------------------------------------------------------------ what the pipeline asks of the format
+
+# The loss reads ``labels`` that masking makes per batch, not a feature column; MLM is scored by perplexity in pretraining, not through evaluation's
+# adapters, and has no length definition (the length study measures task inputs).
+TARGET_COLUMNS: tuple[str, ...] = ()
+TOKEN_LEVEL = True
+SETTINGS: tuple[str, ...] = ()
+LABELS = False
+ADAPTER = None
+
+
+def featurize_kwargs(settings: dict, split: str) -> dict:
+    return {"max_length": settings["max_length"]}

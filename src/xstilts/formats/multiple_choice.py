@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.data.examples import MultipleChoiceExample
-from xstilts.formats.base import Features, encode_pairs
+from xstilts.formats.base import Adapter, Features, count_tokens, encode_pairs, write_lines
 
 
 def _first_segment(ex: MultipleChoiceExample) -> str:
@@ -88,3 +88,27 @@ class Head(nn.Module):
 
 def loss(outputs: dict, batch: dict) -> torch.Tensor:
     return F.cross_entropy(outputs["logits"], batch["labels"], ignore_index=-100)
+
+
+# ------------------------------------------------------------------ what the pipeline asks of the format
+
+TARGET_COLUMNS = ("labels",)  # what the loss reads besides the model inputs
+TOKEN_LEVEL = False  # one output row (of choice scores) per feature row
+SETTINGS: tuple[str, ...] = ()  # task settings featurization reads besides max_length
+LABELS = False  # a label is a choice index: no label list
+
+
+def featurize_kwargs(settings: dict, split: str) -> dict:
+    return {"max_length": settings["max_length"]}
+
+
+def text_lengths(examples: Sequence[MultipleChoiceExample], tokenizer) -> np.ndarray:
+    """Context and question (the part every choice is paired with)."""
+    return count_tokens(tokenizer, [f"{ex.context} {ex.question}".strip() for ex in examples])
+
+
+ADAPTER = Adapter(
+    decode=lambda task, ex, f, o, s: [str(i) for i in decode(ex, f, o)],
+    gold=lambda ex: [str(e.label) for e in ex],
+    labelled=lambda ex: all(e.label is not None for e in ex),
+    write=write_lines, extension="tsv")

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from xstilts.errors import ConfigError
+from xstilts.formats.base import count_tokens
 
 Pooling = Literal["mean", "cls"]
 Margin = Literal["ratio", "distance", "absolute"]
@@ -289,3 +290,19 @@ def _unify(sentences: Sequence[str], emb: np.ndarray) -> tuple[list[str], np.nda
     for i, s in enumerate(sentences):
         last[s] = i  # dict keeps first-insertion order, value = last index
     return list(last), normalize(emb[list(last.values())]) if last else emb[:0]
+
+
+# ------------------------------------------------------------------ what the pipeline asks of the format
+
+# Retrieval trains nothing and is scored by its own phase
+# (``retrieval_eval``), not through evaluation's adapters.
+TARGET_COLUMNS: tuple[str, ...] = ()
+TOKEN_LEVEL = False
+SETTINGS: tuple[str, ...] = ()
+LABELS = False
+ADAPTER = None
+
+
+def text_lengths(sentences: Sequence, tokenizer) -> np.ndarray:
+    """The sentences of one side."""
+    return count_tokens(tokenizer, [s.text for s in sentences])

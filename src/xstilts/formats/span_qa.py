@@ -27,7 +27,7 @@ from torch import nn
 
 from xstilts.data.examples import QAExample
 from xstilts.errors import ConfigError
-from xstilts.formats.base import Features
+from xstilts.formats.base import Adapter, Features, count_tokens
 
 # What the loss reads besides the model inputs (a training stream's ``target_columns``). The other
 # columns are bookkeeping for decoding and statistics; ``offsets`` ((n, 2) rows) cannot be collated.
@@ -448,3 +448,53 @@ def _add_probabilities(entries: list[dict[str, Any]]) -> None:
 def predictions_to_json(predictions: Mapping[str, str]) -> str:
     """``{question id: answer text}`` as JSON: the prediction file XTREME's evaluate.py reads for QA."""
     return json.dumps(dict(predictions), ensure_ascii=False, indent=2) + "\n"
+
+
+# --------------------------------------------------------------------------------------------
+# What the pipeline asks of the format
+# --------------------------------------------------------------------------------------------
+
+TOKEN_LEVEL = True  # a start and an end logit per token: kept ragged per row
+# Task settings featurization and decoding read besides max_length (registry defaults under the
+# config's overrides; part of every training key).
+SETTINGS = ("doc_stride", "max_query_length", "max_answer_length")
+LABELS = False  # answers are spans: no label list
+
+
+def featurize_kwargs(settings: dict, split: str) -> dict:
+    return {"max_length": settings["max_length"], "doc_stride": settings["doc_stride"],
+            "max_query_length": settings["max_query_length"]}
+
+
+def text_lengths(examples: Sequence[QAExample], tokenizer) -> np.ndarray:
+    """The context (the question is short, and the same at every length)."""
+    return count_tokens(tokenizer, [ex.context for ex in examples])
+
+
+def train_stats(examples: Sequence[QAExample], features: Features) -> dict[str, int]:
+    """Reported beside every format's windows per example: answers no training window holds."""
+    return {"answers_lost": example_stats(examples, features).num_lost}
+
+
+def squad_dataset(examples: Sequence[QAExample]) -> list[dict]:
+    """QA examples as the SQuAD ``data`` list the official scorers read (one paragraph each)."""
+    return [{"title": ex.title, "paragraphs": [{"context": ex.context, "qas": [{
+        "id": ex.id, "question": ex.question, "is_impossible": ex.is_impossible,
+        "answers": [{"text": a.text, "answer_start": a.start} for a in ex.answers]}]}]} for ex in examples]
+
+
+def _decode_predictions(task, examples, features, outputs, settings) -> dict[str, str]:
+    return decode(
+        examples, features, outputs, max_answer_length=settings["max_answer_length"],
+        version_2_with_negative=bool(task.options.get("version_2_with_negative", False)),
+        null_score_diff_threshold=float(task.options.get("null_score_diff_threshold", 0.0)),
+    ).predictions
+
+
+ADAPTER = Adapter(
+    decode=_decode_predictions,
+    gold=squad_dataset,
+    labelled=lambda ex: any(e.answers or e.is_impossible for e in ex),
+    # Compact JSON (predictions_to_json indents): the bytes prediction files have always had.
+    write=lambda preds, path: path.write_text(json.dumps(preds, ensure_ascii=False), encoding="utf-8"),
+    extension="json")

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from xstilts.data.examples import TaggingExample
-from xstilts.formats.base import Features
+from xstilts.formats.base import Adapter, Features, count_tokens
 
 IGNORE = -100
 # Sentences tokenized per tokenizer call: bounds the memory of one BatchEncoding.
@@ -225,3 +225,45 @@ def loss(outputs: dict, batch: dict) -> torch.Tensor:
     total = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1),
                             ignore_index=IGNORE, reduction="sum")
     return total / (labels != IGNORE).sum().clamp(min=1)
+
+
+# ------------------------------------------------------------------ what the pipeline asks of the format
+
+TARGET_COLUMNS = ("labels",)  # what the loss reads besides the model inputs
+TOKEN_LEVEL = True  # one output per token: kept ragged per row
+SETTINGS: tuple[str, ...] = ()  # task settings featurization reads besides max_length
+# The registry's tag list is a setting and sizes the head; a task without one (CCG) reads it from
+# its training data (:func:`label_list_from`).
+LABELS = True
+
+
+def featurize_kwargs(settings: dict, split: str) -> dict:
+    # A tag outside the list is an error in training data, and ignored (scored as wrong) elsewhere.
+    return {"max_length": settings["max_length"], "label_list": settings["labels"],
+            "unknown_tags": "ignore" if split != "train" else "error"}
+
+
+def text_lengths(examples: Sequence[TaggingExample], tokenizer) -> np.ndarray:
+    """The sentence's words, joined by spaces."""
+    return count_tokens(tokenizer, [" ".join(ex.tokens) for ex in examples])
+
+
+def _write_sentences(sentences, path) -> None:
+    """One tag per line, a blank line after each sentence (the CoNLL-style files evaluate.py reads)."""
+    path.write_text("".join("".join(f"{t}\n" for t in s) + "\n" for s in sentences), encoding="utf-8")
+
+
+def _token_accuracy(task, gold, predictions) -> dict[str, float]:
+    """POS/NER token accuracy as an extra, separately named number (XTREME reports F1 only)."""
+    from xstilts.metrics import get_metric
+
+    if task.metric != "seqeval":
+        return {}
+    return {"token_accuracy": get_metric("tagging_accuracy")(gold, predictions)["accuracy"]}
+
+
+ADAPTER = Adapter(
+    decode=lambda task, ex, f, o, s: decode(ex, f, o, s["labels"]),
+    gold=lambda ex: [list(e.tags) for e in ex],
+    labelled=lambda ex: all(e.tags is not None for e in ex),
+    write=_write_sentences, extension="tsv", extra=_token_accuracy)

@@ -1,28 +1,25 @@
 """Run a model over features, decode, score with the official-equal metric, and write predictions
 in the file format XTREME's evaluate.py reads.
 
-One small table (:data:`ADAPTERS`) says, per format, how decoded predictions and gold examples
-become the objects evaluate.py's readers would return, and how a prediction file is written.
+Each format's ``ADAPTER`` (:class:`xstilts.formats.base.Adapter`, in the format's module) says how
+decoded predictions and gold examples become the objects evaluate.py's readers would return, and
+how a prediction file is written; whether outputs are per token is the format's ``TOKEN_LEVEL``.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from xstilts.formats import get_format
-from xstilts.formats.base import Features, collate
+from xstilts.formats.base import MODEL_INPUTS, Adapter, Features, collate
 from xstilts.metrics import get_metric
 from xstilts.tasks import Task
 from xstilts.training import distributed
-
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-TOKEN_LEVEL = {"span_qa", "tagging"}  # outputs with one value per token: kept ragged per row
 
 
 @torch.no_grad()
@@ -40,7 +37,7 @@ def predict(model, head: str, features: Features, *, batch_size: int, pad_token_
 
     rank, processes = distributed.world()
     device = device or next(model.parameters()).device
-    fmt = model.specs[head].format
+    token_level = get_format(model.specs[head].format).TOKEN_LEVEL  # ragged rows, one value per token
     lengths = np.array([np.asarray(r).shape[-1] for r in features["input_ids"]])
     order = np.argsort(-lengths, kind="stable")
     mine = order[rank::processes]
@@ -56,72 +53,20 @@ def predict(model, head: str, features: Features, *, batch_size: int, pad_token_
         for name, value in outputs.items():
             value = value.float().cpu().numpy()
             for j, i in enumerate(rows):
-                item = value[j][: lengths[i]] if fmt in TOKEN_LEVEL else value[j]
+                item = value[j][: lengths[i]] if token_level else value[j]
                 collected.setdefault(name, [None] * len(order))[i] = item
     model.train(was_training)
     if processes > 1:
         collected = distributed.gather_rows({k: [v[i] for i in mine] for k, v in collected.items()}, mine, len(order))
-    return {k: (v if fmt in TOKEN_LEVEL else np.stack(v)) for k, v in collected.items()}
+    return {k: (v if token_level else np.stack(v)) for k, v in collected.items()}
 
 
-# ------------------------------------------------------------------ per-format adapters
-
-
-def _squad_dataset(examples) -> list[dict]:
-    """QA examples as the SQuAD ``data`` list the official scorers read (one paragraph each)."""
-    return [{"title": ex.title, "paragraphs": [{"context": ex.context, "qas": [{
-        "id": ex.id, "question": ex.question, "is_impossible": ex.is_impossible,
-        "answers": [{"text": a.text, "answer_start": a.start} for a in ex.answers]}]}]} for ex in examples]
-
-
-@dataclass(frozen=True)
-class Adapter:
-    decode: Callable[[Task, Sequence, Features, dict, dict], Any]
-    gold: Callable[[Sequence], Any]
-    labelled: Callable[[Sequence], bool]
-    write: Callable[[Any, Path], None]
-    extension: str
-
-
-def _lines(values, path: Path) -> None:
-    path.write_text("".join(f"{v}\n" for v in values), encoding="utf-8")
-
-
-def _tag_lines(sentences, path: Path) -> None:
-    path.write_text("".join("".join(f"{t}\n" for t in s) + "\n" for s in sentences), encoding="utf-8")
-
-
-def _qa_decode(task, examples, features, outputs, settings):
-    return get_format("span_qa").decode(
-        examples, features, outputs, max_answer_length=settings["max_answer_length"],
-        version_2_with_negative=bool(task.options.get("version_2_with_negative", False)),
-        null_score_diff_threshold=float(task.options.get("null_score_diff_threshold", 0.0)),
-    ).predictions
-
-
-ADAPTERS: dict[str, Adapter] = {
-    "classification": Adapter(
-        decode=lambda task, ex, f, o, s: get_format("classification").decode(ex, f, o, task.labels),
-        gold=lambda ex: [e.label for e in ex],
-        labelled=lambda ex: all(e.label is not None for e in ex),
-        write=_lines, extension="tsv"),
-    "multiple_choice": Adapter(
-        decode=lambda task, ex, f, o, s: [str(i) for i in get_format("multiple_choice").decode(ex, f, o)],
-        gold=lambda ex: [str(e.label) for e in ex],
-        labelled=lambda ex: all(e.label is not None for e in ex),
-        write=_lines, extension="tsv"),
-    "tagging": Adapter(
-        decode=lambda task, ex, f, o, s: get_format("tagging").decode(ex, f, o, s["labels"]),
-        gold=lambda ex: [list(e.tags) for e in ex],
-        labelled=lambda ex: all(e.tags is not None for e in ex),
-        write=_tag_lines, extension="tsv"),
-    "span_qa": Adapter(
-        decode=_qa_decode,
-        gold=_squad_dataset,
-        labelled=lambda ex: any(e.answers or e.is_impossible for e in ex),
-        write=lambda preds, path: path.write_text(json.dumps(preds, ensure_ascii=False), encoding="utf-8"),
-        extension="json"),
-}
+def adapter(task: Task) -> Adapter:
+    """How ``task``'s format is decoded, scored against gold and written (its module's ``ADAPTER``)."""
+    found = get_format(task.format).ADAPTER
+    if found is None:
+        raise ValueError(f"{task.name}: format {task.format} is not scored by evaluate (it has no adapter)")
+    return found
 
 
 @dataclass
@@ -139,14 +84,12 @@ def _subset(predictions: Any, examples: Sequence, idx: np.ndarray) -> Any:
 
 
 def score(task: Task, examples: Sequence, predictions: Any, language: str) -> dict[str, float]:
-    """The task's official-equal metric (plus token accuracy for tagging) on these examples."""
-    adapter = ADAPTERS[task.format]
-    gold = adapter.gold(examples)
+    """The task's official-equal metric (plus the format's extra numbers, e.g. token accuracy for
+    tagging) on these examples."""
+    found = adapter(task)
+    gold = found.gold(examples)
     metrics = get_metric(task.metric)(gold, predictions, language)
-    if task.format == "tagging" and task.metric == "seqeval":
-        # POS/NER token accuracy as an extra, separately named number (XTREME reports F1 only).
-        metrics["token_accuracy"] = get_metric("tagging_accuracy")(gold, predictions)["accuracy"]
-    return metrics
+    return metrics | found.extra(task, gold, predictions)
 
 
 def evaluate(model, head: str, task: Task, examples: Sequence, features: Features, *, settings: dict,
@@ -154,19 +97,19 @@ def evaluate(model, head: str, task: Task, examples: Sequence, features: Feature
              progress: bool = False, buckets: dict[str, np.ndarray] | None = None) -> EvalResult:
     """Predict, decode, write the prediction file (if asked) and score with the task's metric —
     on all examples and, given ``buckets`` (name → example indices), on each non-empty bucket."""
-    adapter = ADAPTERS[task.format]
+    found = adapter(task)
     outputs = predict(model, head, features, batch_size=batch_size, pad_token_id=pad_token_id,
                       progress=progress, desc=f"eval {task.name}-{language}")
-    predictions = adapter.decode(task, examples, features, outputs, settings)
+    predictions = found.decode(task, examples, features, outputs, settings)
     if predictions_path is not None:
         # Every process holds the same predictions; one writer keeps the file (and its .tmp) whole.
         if distributed.is_main():
             predictions_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = predictions_path.with_suffix(predictions_path.suffix + ".tmp")
-            adapter.write(predictions, tmp)
+            found.write(predictions, tmp)
             tmp.replace(predictions_path)
         distributed.barrier()  # so that on return the file is there for every process
-    if not adapter.labelled(examples):
+    if not found.labelled(examples):
         return EvalResult(None, len(examples), predictions)
     by_bucket = {}
     for name, idx in (buckets or {}).items():

@@ -126,7 +126,8 @@ def _selection_set(task: str, label: str) -> str:
 
 def check_experiment(config, english: Callable, evaluated: Callable, languages: Callable) -> dict[int, list[Overlap]]:
     """Overlaps per training phase index of ``config``: its English train and dev examples against
-    the examples of every later ``zero_shot_eval`` and ``retrieval_eval`` phase.
+    the examples of every later evaluation phase (``zero_shot_eval``, ``retrieval_eval``: the sets
+    each phase kind says it trains on and evaluates, :mod:`xstilts.pipeline.phases`).
 
     One pair is not a contamination and is left out: a phase's *own* English dev slice against the
     same task's English dev split — the set the model is selected on, scored as such (its English dev
@@ -137,6 +138,7 @@ def check_experiment(config, english: Callable, evaluated: Callable, languages: 
     the phase trains and selects on them; ``evaluated(task, split, language, limit) -> examples``;
     ``languages(task, split, requested) -> [language, ...]``.
     """
+    from xstilts.pipeline.phases import get_phase_kind
     from xstilts.tasks import get_task
 
     cache: dict[tuple, list] = {}
@@ -151,24 +153,20 @@ def check_experiment(config, english: Callable, evaluated: Callable, languages: 
 
     out: dict[int, list[Overlap]] = {}
     for i, phase in enumerate(config.phases):
-        if phase.kind not in ("intermediate", "target"):
+        kind = get_phase_kind(phase.kind)  # what each phase trains on and evaluates is its kind's
+        if not kind.trains_on(phase):
             continue
-        args = phase.effective_training() if phase.kind == "intermediate" else phase.training
+        args = kind.training_args(phase)
         trained = []
-        for task in map(get_task, phase.tasks if phase.kind == "intermediate" else [phase.task]):
+        for task in map(get_task, kind.trains_on(phase)):
             for role, limit in (("train", args.max_train_examples), ("dev", args.max_eval_examples)):
                 label, examples = english(task, role, limit)
                 own = _selection_set(task.name, label) if role == "dev" and label.startswith(f"{task.name}/") else None
                 trained.append((f"{label} ({task.name} {role})", examples, own))
         later = []
         for j in range(i + 1, len(config.phases)):
-            p = config.phases[j]
-            if p.kind == "zero_shot_eval":
-                target = next(q.task for q in reversed(config.phases[:j]) if q.kind == "target")
-                later += eval_sets(get_task(target), p.splits, p.languages, p.max_examples)
-            elif p.kind == "retrieval_eval":
-                for task in map(get_task, p.tasks):
-                    later += eval_sets(task, p.splits, p.languages, None)
+            for name, splits, requested, limit in get_phase_kind(config.phases[j].kind).evaluates(config, j):
+                later += eval_sets(get_task(name), splits, requested, limit)
         found = [o for label, examples, own in trained
                  for o in find_overlaps([(label, examples)], [(name, ex) for name, ex in later if name != own])]
         if found:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -24,11 +25,17 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from xstilts.config import TrainingArgs
-from xstilts.formats.base import Features, collate
+from xstilts.formats.base import MODEL_INPUTS, Features, collate
 from xstilts.training import distributed
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
 
-MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's global generators (head init, dropout) before a phase
+    builds heads or trains; batch order and masking have generators of their own."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 @dataclass

@@ -1,0 +1,221 @@
+"""What every phase of one experiment run works with: the :class:`Run` (config, tokenizer, model,
+data access, features, log and result rows) and the few ways a phase writes its output.
+
+The runner (:mod:`xstilts.pipeline.runner`) builds one :class:`Run` and hands it to each phase
+kind in turn (:mod:`xstilts.pipeline.phases`); the phases change its ``tokenizer``, ``model`` and
+the names result rows carry (``intermediate``, ``target``, ...). Under several processes
+(``accelerate launch``) every process holds a Run, and only the main one writes: the helpers here
+say so once, so that no phase has to.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from xstilts import settings as xsettings
+from xstilts.config import ExperimentConfig, ResolvedConfig
+from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
+from xstilts.data.loading import load_examples, resolve_files
+from xstilts.errors import ConfigError
+from xstilts.formats import FEATURIZATION_VERSION, get_format
+from xstilts.formats.base import Features
+from xstilts.modeling import MultiTaskModel
+from xstilts.pipeline import evaluation, overlap
+from xstilts.pipeline.results import append_rows, make_row
+from xstilts.tasks import Task, get_task
+from xstilts.training import distributed
+
+FEATURIZE_CHUNK = 2000
+
+
+@dataclass
+class Run:
+    """Everything one experiment run needs; built by :func:`~xstilts.pipeline.runner.run_experiment`."""
+
+    config: ExperimentConfig
+    out_dir: Path
+    run_dir: Path
+    tokenizer: Any
+    model: MultiTaskModel
+    cache: FeatureCache
+    progress: bool
+    resolved: ResolvedConfig  # every effective setting and data fingerprint, resolved once
+    intermediate: list[str] = field(default_factory=list)
+    intermediate_max_len: int | None = None
+    compute_policy: str | None = None
+    target: str | None = None
+    labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # data-derived label lists (CCG)
+    excluded: dict[str, list] = field(default_factory=dict)  # DataSlice.exclude entry → its examples, read once
+
+    # ---------------------------------------------------------------- logging and results
+
+    def log(self, message: str) -> None:
+        if not distributed.is_main():
+            return
+        line = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}"
+        with open(self.run_dir / "log.txt", "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            tqdm.write(line)
+
+    def rows(self, phase: str, task: str, language: str, split: str, metrics: dict[str, float], n: int,
+             **extra) -> list[dict]:
+        return [make_row(run_id=self.resolved.run_id, config_hash=self.resolved.config_hash(), phase=phase,
+                         intermediate=list(self.intermediate), intermediate_max_len=self.intermediate_max_len,
+                         compute_policy=self.compute_policy, target=self.target, task=task, language=language,
+                         split=split, metric=m,
+                         value=float(v), n=n, seed=self.config.seed, **extra)
+                for m, v in metrics.items() if v is not None]
+
+    def example_rows(self, phase: str, task: Task, language: str, split: str, examples: Sequence,
+                     predictions, lengths: np.ndarray, buckets: dict[str, np.ndarray], gold=None) -> list[dict]:
+        """Per-example sufficient statistics (``example_scores.jsonl``) for paired bootstrap CIs;
+        ``gold`` defaults to what the task format's adapter reads from ``examples``."""
+        from xstilts.metrics.per_example import example_stats
+
+        if gold is None:
+            gold = evaluation.adapter(task).gold(examples)
+        stats = example_stats(task.metric, gold, predictions, language)
+        member: list[list[str]] = [[] for _ in examples]
+        for name, idx in buckets.items():
+            for i in idx:
+                member[int(i)].append(name)
+        common = {"run_id": self.resolved.run_id, "config_hash": self.resolved.config_hash(), "phase": phase,
+                  "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
+                  "compute_policy": self.compute_policy, "target": self.target, "task": task.name, "language": language, "split": split,
+                  "seed": self.config.seed, "metric": task.metric}
+        return [{**common, "example_id": ex.id, "length": int(n), "buckets": b,
+                 "stats": {k: v for k, v in st.items() if k != "id"}}
+                for ex, n, b, st in zip(examples, lengths, member, stats)]
+
+    # ---------------------------------------------------------------- data
+
+    def settings(self, task: Task, max_length: int | None = None) -> dict:
+        """Featurization settings from the resolved config, under the intermediate phase's
+        ``max_length``; labels a task does not declare come from its training data."""
+        s = self.resolved.settings(task.name)
+        if max_length:
+            s["max_length"] = max_length
+        if "labels" in s:
+            s["labels"] = self.labels.get(task.name) or s["labels"]
+        return s
+
+    def examples(self, task: Task, split: str, language: str, limit: int | None) -> list:
+        examples = load_examples(task, split, language, data_dir=self.config.data_dir, source=self.config.data_source)
+        return examples[:limit] if limit else examples
+
+    def english(self, task: Task, role: str, limit: int | None) -> list:
+        """English ``train`` or ``dev`` examples of ``task``, from its :class:`DataSlice` setting."""
+        return self.english_slice(task, role, limit)[1]
+
+    def english_slice(self, task: Task, role: str, limit: int | None) -> tuple[str, list]:
+        """:meth:`english` with a label saying where the examples come from (for the overlap guard)."""
+        data = self.resolved.data_slice(task.name, role)
+        source = get_task(data.task) if data.task else task
+        if source.format != task.format or (source.labels or None) != (task.labels or None):
+            raise ConfigError(f"tasks.{task.name}.{role}: {source.name} data does not fit {task.name} "
+                              f"(format {source.format} vs {task.format}, labels {source.labels} vs {task.labels})")
+        label = overlap.slice_label(source.name, data.split, data.start, data.stop)
+        if not source.has(data.split, "en"):
+            return label, []
+        examples = self.examples(source, data.split, "en", None)
+        if data.exclude:
+            examples = overlap.without(examples, [ex for name in data.exclude for ex in self._excluded(name)])
+            label += f" without {'+'.join(data.exclude)}"
+        examples = examples[data.start:data.stop]
+        return label, examples[:limit] if limit else examples
+
+    def _excluded(self, name: str) -> list:
+        """A ``DataSlice.exclude`` entry's examples: ``task`` (its test split) or ``task/split``,
+        English where the split has it, else every language of the split (read once per run: the
+        guard and both roles of every training phase ask again)."""
+        if name in self.excluded:
+            return self.excluded[name]
+        task_name, _, split = name.partition("/")
+        task, split = get_task(task_name), split or "test"
+        if split not in task.splits:
+            raise ConfigError(f"exclude {name!r}: {task.name} has no split {split!r} (splits: {', '.join(task.splits)})")
+        langs = ["en"] if task.has(split, "en") else self.languages(task, split, None)
+        self.excluded[name] = [ex for lang in langs for ex in self.examples(task, split, lang, None)]
+        return self.excluded[name]
+
+    def features(self, task: Task, split: str, language: str, examples: Sequence, s: dict) -> Features:
+        """``examples`` featurized by the task's format under settings ``s`` (cached by content)."""
+        fmt = get_format(task.format)
+        digest = hashlib.sha256(repr(examples).encode()).hexdigest()[:16]
+        parts = {"task": task.name, "task_version": task.version, "format": task.format,
+                 "format_version": FEATURIZATION_VERSION, "split": split, "language": language,
+                 "tokenizer": tokenizer_fingerprint(self.tokenizer), "examples": digest,
+                 **{k: v for k, v in s.items() if k != "max_answer_length"}}
+
+        def build() -> Features:
+            from tqdm.auto import tqdm
+
+            self.log(f"tokenizing {task.name} {split}-{language}: {len(examples)} examples")
+            kwargs = fmt.featurize_kwargs(s, split)
+            # Chunks only to show progress (with ETA); the result equals one featurize call.
+            chunks = [examples[i:i + FEATURIZE_CHUNK] for i in range(0, len(examples), FEATURIZE_CHUNK)]
+            parts = [fmt.featurize(c, self.tokenizer, **kwargs)
+                     for c in tqdm(chunks, desc=f"tokenize {task.name} {split}-{language}", leave=False,
+                                   disable=not self.progress or len(chunks) < 2)]
+            return Features.concat(parts, [len(c) for c in chunks])
+
+        return self.cache.get(parts, build)
+
+    def languages(self, task: Task, split: str, requested: list[str] | None) -> list[str]:
+        """Requested languages, or every language of the split whose files are present (the
+        absent ones are logged and recorded, never dropped silently)."""
+        if requested:
+            return [lang for lang in requested if task.has(split, lang)]
+        if self.config.data_source == "hub":
+            return list(task.splits.get(split, ()))
+        root = xsettings.data_dir(self.config.data_dir)
+        present, missing = [], []
+        for lang in task.splits.get(split, ()):
+            paths, _ = resolve_files(task, split, lang, root)
+            exists = all(p.exists() or any(p.parent.glob(p.name + ".*")) for p in paths)
+            (present if exists else missing).append(lang)
+        if missing:
+            self.log(f"{task.name} {split}: no files for {len(missing)} language(s): {' '.join(missing)}")
+        return present
+
+
+# -------------------------------------------------------------------- what a phase writes
+
+
+def write_text(path: Path, text: str) -> None:
+    """Replace ``path`` atomically (a temporary name unique to this process, then rename); under
+    several processes (``accelerate launch``) the main process writes, the others do not."""
+    if not distributed.is_main():
+        return
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_lines(path: Path, lines: Sequence[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, "".join(f"{x}\n" for x in lines))
+
+
+def append(path: Path, rows: list[dict]) -> None:
+    if distributed.is_main():  # one copy of each row, whatever the number of processes
+        append_rows(path, rows)
+
+
+def finish(run: Run, phase_dir: Path, rows: list[dict], info: dict) -> None:
+    """Append the phase's rows, then mark it done. A kill between the two makes a re-run append
+    the same keys again; readers keep the last row per key (:func:`results.latest_rows`)."""
+    append(run.out_dir / "results.jsonl", rows)
+    write_text(phase_dir / "done.json", json.dumps({"rows": len(rows), **info}, indent=1))
+    distributed.barrier()  # every process sees the phase done before any goes on
