@@ -186,8 +186,8 @@ def estimate(study: SeqlenStudy, graph) -> dict:
     params = graphs.parameters(graph.runs[0][0], study.cost.params) if graph.runs else None
     s = graphs.summary(graph, params=params, hours_per_token=per_token,
                        keep_models=study.grid.retention.unused_models)
-    return {**s, "training_phases": s["by_kind"].get("pretrained", 0) + s["by_kind"].get("intermediate", 0)
-            + s["by_kind"].get("target", 0), "hours": math.nan if s["device_hours"] is None else s["device_hours"],
+    return {**s, "training_phases": sum(1 for n in graph if n.training),
+            "hours": math.nan if s["device_hours"] is None else s["device_hours"],
             "device": study.cost.device, "how": how, "params": params}
 
 

@@ -16,15 +16,14 @@ sequential run.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
 from xstilts.config import ExperimentConfig, ResolvedConfig, load_config, resolve
+from xstilts.pipeline.phases import get_phase_kind
 
-TRAINING_KINDS = ("pretrained", "intermediate", "target")
 BYTES_PER_PARAM = 4  # safetensors in float32, as MultiTaskModel.save writes
 # A finished training phase holds its model; while it trains, also the best weights and the last
 # checkpoint (weights + AdamW's two moments): 5 copies of the weights at peak.
@@ -44,7 +43,7 @@ class Node:
 
     @property
     def training(self) -> bool:
-        return self.kind in TRAINING_KINDS
+        return get_phase_kind(self.kind).trains
 
     def folder(self, out: str | Path) -> Path:
         base = Path(out) / self.where if self.where else Path(out)
@@ -86,18 +85,19 @@ def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = 
         resolved = resolve(config, require_data=require_data)
         previous: str | None = None
         for index, phase in enumerate(config.phases):
-            if phase.kind == "pretrained" and phase.from_scratch is None:
+            kind = get_phase_kind(phase.kind)
+            if kind.trains and not kind.shares(phase):
                 continue  # a hub id or directory: loaded by every node, nothing to run
-            if phase.kind in TRAINING_KINDS:
+            if kind.trains:
                 node_id = f"{phase.kind}-{training_key(resolved, index)[:16]}"
             else:
                 node_id = f"{resolved.run_id}.{index}-{phase.kind}"
             node_id = f"{where}~{node_id}" if where else node_id
             if node_id not in nodes:
                 nodes[node_id] = Node(node_id, phase.kind, where, config, index, [previous] if previous else [],
-                                      tokens=phase_tokens(resolved, phase) if phase.kind in TRAINING_KINDS else None)
+                                      tokens=kind.train_tokens(resolved, phase) if kind.trains else None)
             nodes[node_id].runs.append(config.run_id)
-            if phase.kind in TRAINING_KINDS:
+            if kind.trains:
                 previous = node_id
     return Graph(nodes, list(runs))
 
@@ -121,28 +121,7 @@ def load(path: str | Path) -> tuple[Graph, dict]:
     return build(runs), payload
 
 
-# ------------------------------------------------------------------ estimates
-
-
-def phase_tokens(resolved: ResolvedConfig, phase) -> int | None:
-    """Training tokens of a training phase, an upper bound (every row at max length): max_steps ×
-    global batch × length, or for epoch-based phases epochs × English training examples × length,
-    the examples counted from the files, else from the task's declared ``english_sizes``."""
-    if phase.kind == "pretrained":
-        spec = phase.from_scratch
-        if spec.training.max_steps > 0:
-            return spec.training.max_steps * spec.training.per_device_train_batch_size * \
-                spec.training.gradient_accumulation_steps * spec.max_length
-        return None
-    args = phase.effective_training() if phase.kind == "intermediate" else phase.training
-    names = phase.tasks if phase.kind == "intermediate" else [phase.task]
-    lengths = [getattr(phase, "max_length", None) or resolved.tasks[t]["max_length"] for t in names]
-    if args.max_steps > 0:
-        return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * max(lengths)
-    counts = [english_examples(resolved, t, "train", args.max_train_examples) for t in names]
-    if any(c is None for c in counts):
-        return None
-    return int(math.ceil(args.num_train_epochs * sum(c * n for c, n in zip(counts, lengths))))
+# ------------------------------------------------------------------ estimates (tokens: PhaseKind.train_tokens)
 
 
 def english_examples(resolved: ResolvedConfig, name: str, role: str, cap: int | None) -> int | None:

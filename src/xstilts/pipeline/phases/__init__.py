@@ -22,6 +22,7 @@ A new kind is one module here with one ``@register`` class, and its phase model 
 from __future__ import annotations
 
 import importlib
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -74,6 +75,25 @@ class PhaseKind:
     def training_args(self, phase) -> TrainingArgs | None:
         """The training arguments the phase trains with (after any compute policy)."""
         return None
+
+    def train_tokens(self, resolved: ResolvedConfig, phase) -> int | None:
+        """Training tokens of the phase for ``grid plan``, an upper bound (every row at max length):
+        max_steps × global batch × length, or for epoch-based training epochs × English training
+        examples × length (counted from the files, else the tasks' ``english_sizes``); None if
+        unknown or the kind trains nothing."""
+        from xstilts.pipeline.graph import english_examples
+
+        args = self.training_args(phase)
+        if args is None:
+            return None
+        names = self.trains_on(phase)
+        lengths = [getattr(phase, "max_length", None) or resolved.tasks[t]["max_length"] for t in names]
+        if args.max_steps > 0:
+            return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * max(lengths)
+        counts = [english_examples(resolved, t, "train", args.max_train_examples) for t in names]
+        if any(c is None for c in counts):
+            return None
+        return int(math.ceil(args.num_train_epochs * sum(c * n for c, n in zip(counts, lengths))))
 
     def evaluates(self, config: ExperimentConfig, index: int) -> list[tuple[str, list[str], list[str] | None, int | None]]:
         """``(task, splits, languages, max examples)`` of every set phase ``index`` scores (None:

@@ -32,6 +32,12 @@ class Pretrained(PhaseKind):
     def shares(self, phase) -> bool:
         return phase.from_scratch is not None  # a hub checkpoint is loaded where it is
 
+    def train_tokens(self, resolved, phase) -> int | None:
+        spec, args = phase.from_scratch, getattr(phase.from_scratch, "training", None)
+        if spec is None or args.max_steps <= 0:
+            return None
+        return args.max_steps * args.per_device_train_batch_size * args.gradient_accumulation_steps * spec.max_length
+
     def run(self, run: Run, phase, index: int, folder: Path, *, load_model: bool = True, **context) -> None:
         """Load the encoder named by ``model``, or pretrain one ``from_scratch`` (once; then reload it);
         ``load_model=False``: the tokenizer only (a later finished phase's model follows)."""
