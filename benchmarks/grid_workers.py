@@ -1,6 +1,6 @@
 """Wall time and disk of the 12-run tiny grid (configs/grid_tiny.yaml) by executor and worker count.
 
-    .venv/bin/python benchmarks/grid_workers.py [--repeats 3] [--workers 1 2]
+    .venv/bin/python benchmarks/grid_workers.py [--repeats 3] [--workers 1 2] [--steps 6]
 
 Each measurement is a fresh grid folder on one world generated once, run through
 `xstilts grid run` in a subprocess; configurations alternate (inline, local ×1, local ×2, ...)
@@ -35,6 +35,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--steps", type=int, default=6,
+                        help="max_steps of every fine-tuning phase (6 as in the tests: nodes of ~0.3 s; "
+                             "more steps show what workers gain on nodes with real work)")
     args = parser.parse_args()
     from xstilts.world import generate
 
@@ -42,6 +45,9 @@ def main() -> None:
     try:
         generate(root / "world", seed=0, size="tiny")
         preset = {**yaml.safe_load(GRID.read_text()), "world": None, "data_dir": str(root / "world")}
+        fast = {**preset["intermediate_training"], "max_steps": args.steps, "eval_steps": args.steps}
+        preset["intermediate_training"] = fast
+        preset["target_training"] = {t: fast for t in preset["target_training"]}
         (root / "grid.yaml").write_text(yaml.safe_dump(preset))
         configs = [("inline", 1)] + [("local", w) for w in args.workers]
         times: dict[tuple, list[float]] = {c: [] for c in configs}
@@ -58,7 +64,8 @@ def main() -> None:
                 disk[(executor, workers)] = _du(out)
                 shutil.rmtree(out)
         base = statistics.median(times[("local", 1)]) if ("local", 1) in times else None
-        print(f"12-run tiny grid (29 nodes), {args.repeats} repeats, {os.cpu_count()} CPUs")
+        print(f"12-run tiny grid (29 nodes), {args.steps} steps per fine-tuning phase, {args.repeats} repeats, "
+              f"{os.cpu_count()} CPUs")
         print(f"{'executor':10} {'workers':>7} {'median s':>9} {'runs (s)':>24} {'vs local×1':>10} {'disk':>9}")
         for (executor, workers), ts in times.items():
             median = statistics.median(ts)
