@@ -512,7 +512,8 @@ def _load_grid(out: Path):
 @_clean_errors
 def grid_work(
     out: Path = typer.Argument(..., help="the grid folder"),
-    worker: Optional[str] = typer.Option(None, help="worker name in claims and logs"),
+    worker: Optional[str] = typer.Option(None, help="worker name in claims and logs; unique per worker (a claim "
+                                         "under this name is taken back at once, as after a requeue)"),
 ) -> None:
     """A worker: run ready nodes of a started grid until none is left (start more on any machine)."""
     import os
