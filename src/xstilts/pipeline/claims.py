@@ -3,8 +3,10 @@
 A claim is a file created atomically with ``os.link`` (atomic on NFS as on local disks, unlike
 ``O_EXCL`` on old NFS clients and ``flock`` across hosts). Its owner refreshes the file's mtime
 every ``lease / 4`` seconds (the heartbeat). A claim whose mtime is older than ``lease`` belongs to
-a worker that was killed or lost its machine: another worker breaks it and claims the node. A
-claim under the claimant's own name (a requeued Slurm job keeps its job id) is taken back at once.
+a worker that was killed or lost its machine: another worker breaks it and claims the node. On the
+claim's own machine a holder whose process is gone is stale at once (a killed `xstilts run`
+resumes without waiting out the lease), and a claim under the claimant's own name (a requeued
+Slurm job keeps its job id) is taken back at once.
 
 Breaking is serialised by a second linked file (``<claim>.break``), and the breaker re-reads the
 claim's token under it, so two workers that both see a stale claim cannot break a fresh one that a
@@ -86,6 +88,8 @@ class Claim:
                 "since": time.time(), "lease": self.lease}
 
     def _stale(self, holder: dict) -> bool:
+        if holder.get("host") == socket.gethostname() and not _pid_alive(holder.get("pid")):
+            return True  # its process is gone from this machine: no need to wait out the lease
         return time.time() - holder["mtime"] > float(holder.get("lease") or self.lease)
 
     def _break(self, seen: dict, mine: bool = False) -> None:
@@ -138,6 +142,16 @@ def alive(path: str | Path, lease: float | None = None) -> dict | None:
         return None
     limit = float(holder.get("lease") or lease or 300.0)
     return holder if time.time() - holder["mtime"] <= limit else None
+
+
+def _pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, TypeError, ValueError):
+        return True  # someone else's process, or no pid recorded: trust the lease
+    return True
 
 
 def _link_new(path: Path, record: dict) -> bool:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -91,17 +92,17 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
                 kind.run(run, phase, index, shared, **context)
                 continue
             _write_text(run_dir / f"{index}-{phase.kind}.txt", str(shared.relative_to(out_dir)) + "\n")
-            with _locked(shared):
+            with _locked(shared, run):
                 kind.run(run, phase, index, shared, **context)
         elif upto is not None and index < upto:
             continue  # another node of the run graph: not this call's to run
         else:
             phase_dir = run_dir / f"{index}-{phase.kind}"
-            phase_dir.mkdir(exist_ok=True)
-            if (phase_dir / "done.json").exists():
-                run.log(f"phase {index}-{phase.kind} already done")
-            else:
-                kind.run(run, phase, index, phase_dir)
+            with _locked(phase_dir, run):  # a second `xstilts run` of this run waits, then skips it
+                if (phase_dir / "done.json").exists():
+                    run.log(f"phase {index}-{phase.kind} already done")
+                else:
+                    kind.run(run, phase, index, phase_dir)
     run.log(f"run {resolved.run_id} {'finished' if len(phases) == len(config.phases) else f'reached phase {upto}'}")
     return run_dir
 
@@ -180,24 +181,33 @@ def _guard_overlap(run: Run, stop: int | None = None) -> dict[int, list[overlap.
 
 
 @contextmanager
-def _locked(directory: Path):
-    """One process at a time trains a shared phase; the others wait and then reuse its result.
-    Under several processes of one run, the main process holds the lock for all of them."""
-    import fcntl
+def _locked(directory: Path, run: Run):
+    """One process at a time works in a phase folder (a shared training phase, or an evaluation
+    phase of the run): the others wait, then reuse what it wrote. A claim file (atomic on NFS, with a
+    heartbeat; :mod:`xstilts.pipeline.claims`), not ``flock``, so that runs on different machines of
+    a cluster exclude each other too. Under several processes of one run, the main process holds it."""
+    from xstilts.pipeline import claims
 
     directory.mkdir(parents=True, exist_ok=True)
     if not distributed.is_main():
-        distributed.barrier()  # the main process holds the lock from here ...
+        distributed.barrier()  # the main process holds the claim from here ...
         try:
             yield directory
         finally:
             distributed.barrier()  # ... to here
         return
-    with open(directory.with_name(directory.name + ".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    claim = claims.Claim(directory.with_name(directory.name + ".claim"), owner=f"run-{os.getpid()}",
+                         lease=float(os.environ.get("XSTILTS_CLAIM_LEASE", 120)))
+    told = False
+    while not claim.acquire():
+        holder = claims.read(claim.path)
+        if holder is not None and not told:
+            run.log(f"{directory.name}: in use by PID {holder.get('pid')} on {holder.get('host')}; waiting")
+            told = True
+        time.sleep(1.0)
+    distributed.barrier()
+    try:
+        yield directory
+    finally:
         distributed.barrier()
-        try:
-            yield directory
-        finally:
-            distributed.barrier()
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        claim.release()
