@@ -10,12 +10,14 @@ exactly what the uninterrupted run would have done.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
 import random
 import shutil
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -25,6 +27,7 @@ import torch
 from safetensors.torch import load_model, save_model
 
 from xstilts.config import TrainingArgs
+from xstilts.errors import XstiltsError
 from xstilts.formats.base import MODEL_INPUTS, Features, collate
 from xstilts.training import distributed
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
@@ -47,11 +50,25 @@ class TrainStream:
     target_columns: tuple[str, ...] = ("labels",)
     # Applied to each collated numpy batch with a generator seeded by the batch position (MLM masking).
     transform: Callable[[dict, np.random.Generator], dict] | None = None
+    # Example ids by ``example_index``: a batch that breaks training is reported by its examples.
+    example_ids: Sequence[str] | None = None
+
+    def describe_rows(self, rows: Sequence[int], most: int = 8) -> str:
+        index = np.asarray(self.features["example_index"])[np.asarray(rows, dtype=np.int64)] \
+            if "example_index" in self.features else np.asarray(rows)
+        names = [str(self.example_ids[int(i)]) if self.example_ids is not None else f"#{int(i)}"
+                 for i in dict.fromkeys(index.tolist())]
+        return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
 
     def lengths(self) -> np.ndarray:
         if "full_length" in self.features:
             return np.minimum(np.asarray(self.features["full_length"]), 10**9)
         return np.array([np.asarray(r).shape[-1] for r in self.features["input_ids"]])
+
+
+class TrainingError(XstiltsError):
+    """Training cannot go on (non-finite loss, no memory at batch 1, a checkpoint that cannot be
+    written): one line saying where, and what is kept."""
 
 
 @dataclass
@@ -64,6 +81,10 @@ class TrainResult:
     resumed_from_step: int | None = None
     wall_seconds: float = 0.0
     tokens_seen: int = 0  # non-padding input tokens of every micro-batch trained on (all processes)
+    # What it trained with: smaller than asked (same effective batch) after running out of memory.
+    per_device_train_batch_size: int | None = None
+    gradient_accumulation_steps: int | None = None
+    oom_retries: int = 0
 
 
 def resolve_mixed_precision(setting: str) -> str:
@@ -118,7 +139,53 @@ def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device, 
     return {k: torch.as_tensor(np.asarray(v)).to(device) for k, v in batch.items()}
 
 
-def train(
+def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir: str | Path,
+          log: Callable[[str], None] = print, **kwargs) -> TrainResult:
+    """Train ``model`` (a :class:`~xstilts.modeling.MultiTaskModel`) on ``streams``; resumes from
+    ``out_dir/checkpoint`` if present. Leaves the best (or last) weights loaded in ``model``.
+
+    Out of memory (accelerate's ``should_reduce_batch_size``: CUDA, XPU, CPU allocators), training
+    starts again from the initial weights with the next smaller per-device batch that divides the
+    asked one, and as much more gradient accumulation: the same effective batch. The sizes used
+    are logged, kept in the checkpoint (a resumed run starts with them) and returned."""
+    from accelerate.utils.memory import clear_device_cache, should_reduce_batch_size
+
+    out_dir = Path(out_dir)
+    asked, accumulation = args.per_device_train_batch_size, args.gradient_accumulation_steps
+    sizes = [b for b in range(asked, 0, -1) if asked % b == 0]
+    saved = _complete(out_dir / "checkpoint")
+    if saved is not None:  # resume with the batch an earlier attempt settled on
+        size = json.loads((saved / "state.json").read_text()).get("per_device_train_batch_size", asked)
+        if size in sizes and size != asked:
+            args = args.model_copy(update={"per_device_train_batch_size": size,
+                                           "gradient_accumulation_steps": accumulation * asked // size})
+    initial = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+    retries = 0
+    while True:
+        try:
+            result = _train_once(model, streams, args, out_dir=out_dir, log=log, **kwargs)
+            result.oom_retries = retries
+            return result
+        except Exception as err:  # noqa: BLE001 - only out-of-memory errors are retried
+            if not should_reduce_batch_size(err):
+                raise
+            now = args.per_device_train_batch_size
+            smaller = next((b for b in sizes if b <= now // 2), None)
+            if smaller is None:
+                raise TrainingError(f"{out_dir}: out of memory at per_device_train_batch_size {now}: lower "
+                                    f"max_length or use a larger device") from None
+            clear_device_cache(garbage_collection=True)
+            model.load_state_dict(initial)
+            for name in ("checkpoint", "checkpoint.old", "best", "best.old"):
+                shutil.rmtree(out_dir / name, ignore_errors=True)
+            args = args.model_copy(update={"per_device_train_batch_size": smaller,
+                                           "gradient_accumulation_steps": accumulation * asked // smaller})
+            retries += 1
+            log(f"out of memory at per_device_train_batch_size {now}: starting again with {smaller} × "
+                f"gradient_accumulation_steps {args.gradient_accumulation_steps} (same effective batch)")
+
+
+def _train_once(
     model,
     streams: Sequence[TrainStream],
     args: TrainingArgs,
@@ -136,8 +203,7 @@ def train(
     progress: bool = True,
     accelerator=None,
 ) -> TrainResult:
-    """Train ``model`` (a :class:`~xstilts.modeling.MultiTaskModel`) on ``streams``; resumes from
-    ``out_dir/checkpoint`` if present. Leaves the best (or last) weights loaded in ``model``."""
+    """One attempt of :func:`train` at ``args``' batch size."""
     from accelerate import Accelerator, DistributedDataParallelKwargs
     from accelerate.utils import broadcast_object_list
     from tqdm.auto import tqdm
@@ -182,7 +248,8 @@ def train(
 
     state = {"step": 0, "micro_batch": 0, "tokens_seen": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
              "history": [], "cursors": {s.head: TaskCursor(i).state() for i, s in enumerate(streams)},
-             "finished": False}
+             "finished": False, "per_device_train_batch_size": args.per_device_train_batch_size,
+             "gradient_accumulation_steps": args.gradient_accumulation_steps}
     ckpt = out_dir / "checkpoint"
     resumed_from = None
     found = _complete(ckpt)
@@ -196,9 +263,10 @@ def train(
         log(f"resumed from step {resumed_from} ({found})")
     cursors = {h: TaskCursor(**c) for h, c in state["cursors"].items()}
 
+    saved_step = state["step"] if found is not None else None
     if state["finished"]:
         _load_best(core, out_dir)
-        return _result(state, resumed_from, started)
+        return _result(state, resumed_from, started, args)
 
     log(f"training {', '.join(by_head)}: {steps} steps, warm-up {warmup}, eval every {eval_every}, "
         f"probabilities {json.dumps({k: round(v, 4) for k, v in probs.items()})}")
@@ -207,7 +275,7 @@ def train(
     running, n_running = 0.0, 0
     wrapped.train()
     while state["step"] < steps:
-        step_tokens = 0
+        step_tokens, bad = 0, None
         for _ in range(args.gradient_accumulation_steps):
             head = choose_task(probs, seed, state["micro_batch"])
             stream = by_head[head]
@@ -221,11 +289,21 @@ def train(
             with accelerator.autocast():
                 outputs = wrapped(head, batch)
                 loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
+            if not bool(torch.isfinite(loss.detach())) and bad is None:
+                bad = (float(loss.detach()) * args.gradient_accumulation_steps, head, state["micro_batch"],
+                       stream.describe_rows(mine if len(mine) else rows[:1]))
             accelerator.backward(loss)
             step_tokens += 0 if copy else int(batch["attention_mask"].sum())
             running += float(loss.detach()) * args.gradient_accumulation_steps
             n_running += 1
             state["micro_batch"] += 1
+        # Before the update: a non-finite loss would poison the weights, and every later number.
+        if (bad is not None) if processes == 1 else _sum(accelerator, float(bad is not None)) > 0:
+            where = (f"{bad[1]} micro-batch {bad[2]}, examples {bad[3]}" if bad is not None
+                     else "on another process")
+            kept = f"the checkpoint of step {saved_step} is kept" if saved_step is not None else "no checkpoint yet"
+            raise TrainingError(f"{out_dir}: training loss is {bad[0] if bad else 'not finite'} at step {state['step'] + 1} "
+                                f"({where}); {kept} — lower learning_rate, set max_grad_norm, or check these examples")
         if args.max_grad_norm and args.max_grad_norm > 0:
             accelerator.clip_grad_norm_(wrapped.parameters(), args.max_grad_norm)
         optimizer.step()
@@ -263,7 +341,8 @@ def train(
             if value is not None and (best is None or (value > best if greater_is_better else value < best)):
                 state["best_metric"], state["best_step"], state["bad_evals"] = value, step, 0
                 if accelerator.is_main_process:
-                    _atomic_save_weights(core, out_dir / "best")
+                    with _disk_guard(out_dir / "best", step, saved_step):
+                        _atomic_save_weights(core, out_dir / "best")
             else:
                 state["bad_evals"] += 1
                 stop = args.early_stopping_patience is not None and state["bad_evals"] >= args.early_stopping_patience
@@ -274,7 +353,9 @@ def train(
             rng_states = _rng_states(processes)
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
-                _save_checkpoint(core, optimizer, scheduler, state, ckpt, rng_states)
+                with _disk_guard(ckpt, step, saved_step):
+                    _save_checkpoint(core, optimizer, scheduler, state, ckpt, rng_states)
+            saved_step = step
             accelerator.wait_for_everyone()  # no process goes on (or returns) before the files are whole
         if stop:
             log(f"early stopping at step {step} (best step {state['best_step']})")
@@ -283,13 +364,47 @@ def train(
     if trackers:
         accelerator.end_training()
     _load_best(core, out_dir)
-    return _result(state, resumed_from, started, stopped_early=state["step"] < steps)
+    return _result(state, resumed_from, started, args, stopped_early=state["step"] < steps)
 
 
-def _result(state: dict, resumed_from, started: float, stopped_early: bool = False) -> TrainResult:
+def _result(state: dict, resumed_from, started: float, args: TrainingArgs, stopped_early: bool = False) -> TrainResult:
     return TrainResult(steps=state["step"], best_step=state["best_step"], best_metric=state["best_metric"],
                        history=state["history"], stopped_early=stopped_early, resumed_from_step=resumed_from,
-                       wall_seconds=time.perf_counter() - started, tokens_seen=state.get("tokens_seen", 0))
+                       wall_seconds=time.perf_counter() - started, tokens_seen=state.get("tokens_seen", 0),
+                       per_device_train_batch_size=args.per_device_train_batch_size,
+                       gradient_accumulation_steps=args.gradient_accumulation_steps)
+
+
+@contextmanager
+def _disk_guard(target: Path, step: int, saved_step: int | None):
+    """A checkpoint that cannot be written (disk full, quota, file size limit) stops training with
+    one line; :func:`_atomic_dir` leaves the previous checkpoint whole, and a re-run resumes from it."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 - safetensors and torch.save do not raise OSError
+        if not _out_of_space(err):
+            raise
+        shutil.rmtree(target.with_name(target.name + ".tmp"), ignore_errors=True)
+        kept = (f"the checkpoint of step {saved_step} is kept and a re-run resumes from it" if saved_step is not None
+                else "no earlier checkpoint")
+        raise TrainingError(f"{target}: could not write step {step} ({_first_line(err)}); {kept}") from None
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _out_of_space(err: Exception) -> bool:
+    """A full disk, a quota or a file-size limit, as raised by open/write (OSError), safetensors
+    (``... (os error 28)``) or torch.save (``file write failed``)."""
+    if isinstance(err, OSError):
+        return err.errno in _NO_SPACE
+    text = str(err)
+    return (any(f"(os error {code})" in text for code in _NO_SPACE)
+            or any(s in text for s in ("No space left", "File too large", "Disk quota", "file write failed")))
+
+
+def _first_line(err: Exception) -> str:
+    return (getattr(err, "strerror", None) or str(err)).strip().splitlines()[0]
 
 
 def _atomic_dir(target: Path, write: Callable[[Path], None]) -> None:

@@ -57,7 +57,7 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
             run.model.add_head(task.name, head_spec_for(task, s.get("labels"), dropout=args.dropout),
                                init_from=None if head_init in (None, "fresh") else head_init)
         feats = run.features(task, "train", "en", train_examples, s)
-        streams.append(TrainStream(task.name, feats, fmt.TARGET_COLUMNS))
+        streams.append(TrainStream(task.name, feats, fmt.TARGET_COLUMNS, example_ids=[ex.id for ex in train_examples]))
         extra = fmt.train_stats(train_examples, feats) if hasattr(fmt, "train_stats") else {}
         stats.append((task, streams[-1], len(train_examples), extra))
         dev_examples = run.english(task, "dev", args.max_eval_examples)
@@ -86,8 +86,10 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
                    examples_cap=getattr(phase, "examples_cap", None), log=run.log, progress=run.progress)
     run.log(f"phase {phase.kind} trained {result.steps} steps in {result.wall_seconds:.1f}s; "
             f"best step {result.best_step} ({args.metric_for_best_model or 'selection'} = {result.best_metric})")
-    truncation = {"tokens_seen": result.tokens_seen, "per_device_train_batch_size": args.per_device_train_batch_size,
+    truncation = {"tokens_seen": result.tokens_seen, "per_device_train_batch_size": result.per_device_train_batch_size,
                   "compute_policy": getattr(phase, "compute_policy", None), "tasks": {}}
+    if result.oom_retries:  # trained at a smaller per-device batch than asked (same effective batch)
+        truncation |= {"gradient_accumulation_steps": result.gradient_accumulation_steps, "oom_retries": result.oom_retries}
     rows = run.rows(phase.kind, "+".join(t.name for t in tasks), "en", "train", {"tokens_seen": result.tokens_seen},
                     sum(len(st.features) for st in streams))
     for task, stream, n_examples, extra in stats:
