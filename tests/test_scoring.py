@@ -3,7 +3,12 @@
 Each case is written to disk in the label-folder format evaluate.py reads, scored by the CLI (in
 process with typer's runner, and once as a real subprocess), and compared with the official
 output to 1e-9; the in-memory :func:`xstilts.scoring.score` must agree. Bad files exit with code 2
-and a one-line error naming the file and line.
+and a one-line error naming the file and line (one case per kind in tests/test_score_bad_input.py).
+
+The QA cases leave questions unanswered and add an id that is not in the gold: the official
+scorer scores the first 0 and ignores the second; ``xstilts score`` refuses both unless told
+``--allow-missing`` (which scores them 0, as the official scorer), and always refuses the second,
+so these cases are scored without their extra id and with ``--allow-missing``.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +26,7 @@ from typer.testing import CliRunner
 
 from xstilts.cli import app
 from xstilts.errors import ConfigError, DataError, UnknownNameError
+from xstilts.metrics.qa import iter_questions
 from xstilts.scoring import score, score_files
 from xstilts.tasks import get_task
 
@@ -144,8 +150,19 @@ def write_case(tmp_path: Path, case: FileCase) -> tuple[Path, Path]:
     return paths[0], paths[1]
 
 
-def cli_args(case: FileCase, gold: Path, pred: Path) -> list[str]:
-    return ["score", "--task", case.task, "--language", case.language, "--gold", str(gold), "--predictions", str(pred)]
+def cli_args(case: FileCase, gold: Path, pred: Path, allow_missing: bool = False) -> list[str]:
+    return ["score", "--task", case.task, "--language", case.language, "--gold", str(gold), "--predictions", str(pred),
+            *(["--allow-missing"] if allow_missing else [])]
+
+
+def as_scored(case: FileCase) -> tuple[FileCase, int, int]:
+    """(the case without its QA prediction ids that are not gold questions, how many questions have
+    no prediction, how many ids were dropped); other cases are returned as they are."""
+    if not isinstance(case.predictions, dict):
+        return case, 0, 0
+    ids = [q.id for q in iter_questions(case.gold)]
+    kept = {qid: answer for qid, answer in case.predictions.items() if qid in set(ids)}
+    return replace(case, predictions=kept), sum(qid not in kept for qid in ids), len(case.predictions) - len(kept)
 
 
 def assert_result(result: dict, case: FileCase) -> None:
@@ -168,11 +185,18 @@ def test_every_single_file_golden_case_is_collected(golden_dir: Path) -> None:
 
 @pytest.mark.parametrize("case", FILE_CASES, ids=lambda c: c.id)
 def test_golden_case_through_cli(tmp_path: Path, case: FileCase) -> None:
-    gold, pred = write_case(tmp_path, case)
-    run = CliRunner().invoke(app, cli_args(case, gold, pred))
+    scored, missing, extra = as_scored(case)
+    gold, pred = write_case(tmp_path, scored)
+    run = CliRunner().invoke(app, cli_args(case, gold, pred, allow_missing=missing > 0))
     assert run.exit_code == 0, run.output
-    assert_result(json.loads(run.stdout), case)
-    assert_result(score(case.task, case.language, case.gold, case.predictions), case)
+    result = json.loads(run.stdout)
+    assert_result(result, case)
+    assert result.get("missing", 0) == missing
+    assert_result(score(case.task, case.language, case.gold, scored.predictions, allow_missing=missing > 0), case)
+    if missing or extra:  # as the official scorer had them: refused, naming the prediction file
+        gold, pred = write_case(tmp_path, case)
+        refused = CliRunner().invoke(app, cli_args(case, gold, pred))
+        assert_clean_error(refused, f"{pred}: ", "not a question" if extra else "no prediction for")
 
 
 @pytest.mark.parametrize("case", OUTSIDE_CASES, ids=lambda c: c.id)
@@ -188,11 +212,13 @@ def test_golden_case_outside_the_label_set_is_refused(tmp_path: Path, case: File
 
 def test_console_entry_point_in_a_subprocess(tmp_path: Path, golden_dir: Path) -> None:  # skips without golden
     case = next(c for c in FILE_CASES if c.id == "mlqa_scorer_on_xquad_zh_s25")
-    gold, pred = write_case(tmp_path, case)
-    done = subprocess.run([sys.executable, "-m", "xstilts.cli", *cli_args(case, gold, pred)],
+    scored, missing, _ = as_scored(case)
+    gold, pred = write_case(tmp_path, scored)
+    done = subprocess.run([sys.executable, "-m", "xstilts.cli", *cli_args(case, gold, pred, allow_missing=True)],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert_result(json.loads(done.stdout), case)
+    assert missing == 3 and f"no prediction for 3 of the {case.n} questions" in done.stderr
 
 
 # ---------------------------------------------------------------- bad input
@@ -275,15 +301,20 @@ def test_labels_outside_the_task_label_set(tmp_path: Path) -> None:
     assert score_files("tatoeba", "de", gold, gold)["metrics"] == {"accuracy": 100.0}
 
 
-def test_qa_predictions_need_not_cover_every_question(tmp_path: Path) -> None:
+def test_qa_predictions_cover_every_question_unless_allow_missing(tmp_path: Path) -> None:
     data = [{"paragraphs": [{"qas": [{"id": "a", "answers": [{"text": "x"}]},
                                      {"id": "b", "answers": [{"text": "y"}]}]}]}]
     gold = tmp_path / "gold.json"
     gold.write_text(json.dumps({"data": data}))
     pred = tmp_path / "pred.json"
-    pred.write_text('{"a": "x", "zzz": "y"}')
-    assert score_files("tydiqa", "fi", gold, pred) == {
-        "task": "tydiqa", "language": "fi", "n": 2, "metrics": {"exact_match": 50.0, "f1": 50.0}}
+    pred.write_text('{"a": "x", "zzz": "y"}')  # evaluate.py: 50.0, ignoring 'zzz' and scoring 'b' 0
+    assert_clean_error(run_cli("tydiqa", "fi", gold, pred), f"{pred}: ", "1 prediction id is not a question",
+                       "'zzz'")
+    pred.write_text('{"a": "x"}')
+    assert_clean_error(run_cli("tydiqa", "fi", gold, pred), f"{pred}: ", "no prediction for 1 of the 2 questions",
+                       "'b'", "--allow-missing")
+    assert score_files("tydiqa", "fi", gold, pred, allow_missing=True) == {
+        "task": "tydiqa", "language": "fi", "n": 2, "missing": 1, "metrics": {"exact_match": 50.0, "f1": 50.0}}
 
 
 def test_unknown_names(tmp_path: Path) -> None:

@@ -149,11 +149,24 @@ def score(
     language: str = typer.Option(..., help="language code (MLQA normalisation depends on it)"),
     gold: Path = typer.Option(..., help="gold file in the label-folder format evaluate.py reads"),
     predictions: Path = typer.Option(..., help="prediction file in the same format"),
+    allow_missing: bool = typer.Option(
+        False, "--allow-missing",
+        help="QA (xquad, mlqa, tydiqa): a gold question without a prediction scores exact match 0 and F1 0 "
+             "(still in the denominator, as XTREME's evaluate.py) instead of being an error; their count goes "
+             "to stderr and to the output's 'missing'. Prediction ids not in the gold stay an error; line files "
+             "(labels, tags, Tatoeba indices) must still pair 1:1 with the gold"),
 ) -> None:
-    """Score a prediction file against a gold file exactly as XTREME's evaluate.py; prints JSON."""
-    from xstilts.scoring import score_files
+    """Score a prediction file against a gold file exactly as XTREME's evaluate.py; prints JSON.
 
-    result = score_files(task, language, gold, predictions)
+    Bad input is an error (exit code 2), never a number: an empty or cut-off file, a value outside the
+    task's labels or index range, a BUCC id that cannot be in the pools, QA ids missing or not in the gold.
+    """
+    from xstilts.scoring import missing_warning, score_files
+
+    result = score_files(task, language, gold, predictions, allow_missing=allow_missing)
+    warning = missing_warning(result, predictions)
+    if warning:
+        typer.echo(warning, err=True)
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
