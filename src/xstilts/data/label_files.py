@@ -33,7 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from xstilts.data.readers._io import Where, check_columns, json_key_before, read_lines, read_text, split_lines
+from xstilts.data.readers._io import (
+    Where,
+    check_columns,
+    json_key_before,
+    load_json,
+    read_lines,
+    read_text,
+    split_lines,
+)
 from xstilts.errors import DataError
 
 _PAIR_COLUMNS = ("src_id", "trg_id")
@@ -358,6 +366,8 @@ def _load_json(path: Path) -> Any:
         if not text[e.pos:].strip() or e.msg.startswith("Unterminated string"):
             message += "; the file ends before the JSON document does: it looks cut off"
         raise DataError(path, message, line=e.lineno, field=json_key_before(text[:e.pos])) from None
+    except RecursionError:  # nested too deeply for the parser: load_json's own error for it
+        return load_json(path)
 
 
 def read_bucc_candidates(path: str | Path) -> list[tuple[float, str, str]]:
