@@ -174,6 +174,32 @@ def load_json(path: str | Path) -> Any:
     except json.JSONDecodeError as e:
         raise DataError(path, f"invalid JSON: {e.msg} (column {e.colno})", line=e.lineno,
                         field=json_key_before(text[:e.pos])) from None
+    except RecursionError:
+        # The parser recurses per nesting level: a few thousand "[" must be a DataError as well,
+        # not a RecursionError (found by tests/properties); name the line of the deepest level.
+        raise DataError(path, "invalid JSON: nested too deeply to parse",
+                        line=_deepest_line(text)) from None
+
+
+def _deepest_line(text: str) -> int:
+    """The 1-based line where ``[``/``{`` nesting (outside strings) is deepest."""
+    depth = best = 0
+    line = best_line = 1
+    in_string = escaped = False
+    for ch in text:
+        if ch == "\n":
+            line += 1
+        elif in_string:
+            escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > best:
+                best, best_line = depth, line
+        elif ch in "]}":
+            depth -= 1
+    return best_line
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[Where, dict]]:
@@ -187,6 +213,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[Where, dict]]:
         except json.JSONDecodeError as e:
             raise where.error(f"invalid JSON: {e.msg} (column {e.colno})",
                               json_key_before(line[:e.pos])) from None
+        except RecursionError:  # see load_json
+            raise where.error("invalid JSON: nested too deeply to parse") from None
         if not isinstance(obj, dict):
             raise where.error(f"expected a JSON object per line, found {type(obj).__name__}")
         yield where, obj
