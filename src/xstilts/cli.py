@@ -33,16 +33,61 @@ def _quiet_hf(progress: bool) -> None:
         hf_logging.disable_progress_bar()
 
 
+_DEBUG = {"on": False}  # --debug: every error with its traceback
+# Errors of the operating system that bad input makes common: one line when they concern a path the
+# user gave (--out that is a file, a folder given for a file); anywhere else they are bugs.
+_PATH_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", envvar="XSTILTS_DEBUG",
+                               help="show the traceback of every error (otherwise bad input is one line, exit code 2)"),
+) -> None:
+    _DEBUG["on"] = debug
+
+
 def _clean_errors(fn: Callable) -> Callable:
+    """Bad input → ``error: ...`` on one line of stderr and exit code 2; a bug keeps its traceback
+    (and so does every error under ``--debug``)."""
+
     @wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
         except XstiltsError as err:
-            typer.echo(f"error: {err}", err=True)
-            raise typer.Exit(2) from None
+            if _DEBUG["on"]:
+                raise
+            _fail(str(err))
+        except _PATH_ERRORS as err:
+            if _DEBUG["on"] or not _on_given_path(err, kwargs):
+                raise
+            _fail(f"{err.filename}: {err.strerror or err}")
+        except UnicodeDecodeError as err:
+            if _DEBUG["on"]:
+                raise
+            _fail(f"not UTF-8 text (byte 0x{err.object[err.start]:02x} at offset {err.start}: {err.reason})")
 
     return wrapper
+
+
+def _fail(message: str) -> None:
+    typer.echo("error: " + " ".join(line.strip() for line in message.splitlines() if line.strip()), err=True)
+    raise typer.Exit(2)
+
+
+def _on_given_path(err: OSError, kwargs: dict) -> bool:
+    """Whether ``err`` is about a path given on the command line, a folder above it or a path in it."""
+    import os
+
+    given = [Path(os.path.abspath(v)) for v in kwargs.values() if isinstance(v, Path)]
+    for name in (err.filename, err.filename2):
+        if name is None or isinstance(name, int):
+            continue
+        path = Path(os.path.abspath(os.fsdecode(name)))
+        if any(path == g or g in path.parents or path in g.parents for g in given):
+            return True
+    return False
 
 
 @app.command()
@@ -181,9 +226,11 @@ def run(
     """Run (or resume) an experiment: its phases in order; re-running skips finished work."""
     from xstilts.config import load_config
     from xstilts.pipeline.runner import run_experiment
+    from xstilts.validate import check
 
     _quiet_hf(progress)
     cfg = load_config(config, set_)
+    check(cfg, source=str(config), out=out)  # model, data and --out, named with the file; nothing created yet
     run_dir = run_experiment(cfg, out, progress=progress)
     typer.echo(str(run_dir))
 

@@ -10,22 +10,38 @@ fingerprints filled in) is what gets saved beside a run and hashed.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from xstilts.errors import ConfigError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # No setting takes NaN or infinity: a NaN learning rate trains nothing and says nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+# A run's name becomes a folder (OUT/runs/<name>-<hash>): one path component, nothing that walks
+# out of --out (``..``, ``/``, an absolute path) or hides (a leading dot).
+SAFE_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}")
+
+
+def check_name(value: str) -> str:
+    """``value`` if it is a safe single folder name, else a ValueError saying what is allowed."""
+    if not isinstance(value, str) or not SAFE_NAME.fullmatch(value):
+        raise ValueError(f"must be a single folder name of letters, digits, '.', '_' and '-' (not starting with "
+                         f"'.', at most 200 characters), got {value!r}")
+    return value
 
 
 class TrainingArgs(_Strict):
@@ -34,27 +50,28 @@ class TrainingArgs(_Strict):
     Defaults follow XTREME's XLM-R baselines and Phang et al. 2020 (docs/config.md cites each).
     """
 
-    learning_rate: float = 1e-5
+    learning_rate: float = Field(1e-5, gt=0)
     per_device_train_batch_size: int = Field(8, ge=1)
     per_device_eval_batch_size: int = Field(32, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
     num_train_epochs: float = Field(3.0, gt=0)
-    max_steps: int = -1  # > 0 overrides num_train_epochs, as in HF
+    max_steps: int = Field(-1, ge=-1)  # > 0 overrides num_train_epochs, as in HF
     warmup_ratio: float = Field(0.1, ge=0, le=1)
-    weight_decay: float = 0.01
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
+    weight_decay: float = Field(0.01, ge=0)
+    adam_beta1: float = Field(0.9, ge=0, lt=1)
+    adam_beta2: float = Field(0.999, ge=0, lt=1)
+    adam_epsilon: float = Field(1e-8, gt=0)
+    max_grad_norm: float = Field(1.0, ge=0)  # 0: no clipping
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = "auto"  # auto: bf16 where supported
-    eval_steps: int | None = None  # evaluate every N optimizer steps; None = once per epoch
-    save_steps: int | None = None  # checkpoint every N steps; None = at each evaluation
-    logging_steps: int = 50
-    early_stopping_patience: int | None = None  # evaluations without improvement before stopping
+    eval_steps: int | None = Field(None, ge=1)  # evaluate every N optimizer steps; None = once per epoch
+    save_steps: int | None = Field(None, ge=1)  # checkpoint every N steps; None = at each evaluation
+    logging_steps: int = Field(50, ge=1)
+    early_stopping_patience: int | None = Field(None, ge=0)  # evaluations without improvement before stopping
     metric_for_best_model: str | None = None  # default: the task's main metric on English dev
-    max_train_examples: int | None = None  # subsample (first N) for quick runs
-    max_eval_examples: int | None = None
-    dropout: float | None = None  # None keeps the encoder config's dropout
+    # Subsample (first N) for quick runs; None = all (0 is not "all": it is refused).
+    max_train_examples: int | None = Field(None, ge=1)
+    max_eval_examples: int | None = Field(None, ge=1)
+    dropout: float | None = Field(None, ge=0, lt=1)  # None keeps the encoder config's dropout
     # Keep the encoder's input word embeddings fixed (Artetxe et al. 2020, "On the Cross-lingual
     # Transferability of Monolingual Representations"): English-only fine-tuning then cannot move
     # English words away from the other languages' words they were aligned with in pretraining.
@@ -90,10 +107,10 @@ class TaskSettings(_Strict):
 
     train: DataSlice = DataSlice(split="train")
     dev: DataSlice = DataSlice(split="dev")
-    max_length: int | None = None
-    doc_stride: int | None = None
-    max_query_length: int | None = None
-    max_answer_length: int | None = None
+    max_length: int | None = Field(None, gt=0)
+    doc_stride: int | None = Field(None, gt=0)
+    max_query_length: int | None = Field(None, gt=0)
+    max_answer_length: int | None = Field(None, gt=0)
 
 
 def _merge_training(data: Any, defaults: "TrainingArgs") -> Any:
@@ -122,8 +139,8 @@ class ModelShape(_Strict):
     num_hidden_layers: int = 4
     num_attention_heads: int = 4
     intermediate_size: int = 512
-    hidden_dropout_prob: float = 0.1
-    attention_probs_dropout_prob: float = 0.1
+    hidden_dropout_prob: float = Field(0.1, ge=0, lt=1)
+    attention_probs_dropout_prob: float = Field(0.1, ge=0, lt=1)
 
 
 class FromScratch(_Strict):
@@ -132,13 +149,13 @@ class FromScratch(_Strict):
     languages: list[str] = Field(min_length=1)
     corpus_task: str = "mlm"
     seed: int | None = None  # pretraining seed; None = the experiment's (fix it to share one model across seeds)
-    max_examples_per_language: int | None = None
+    max_examples_per_language: int | None = Field(None, ge=1)
     tokenizer: TokenizerSpec = TokenizerSpec()
     model: ModelShape = ModelShape()
     max_length: int = Field(64, ge=8)  # MLM block length (tokens, special tokens included)
     # Position embeddings (and the tokenizer's model_max_length); None = max_length. Positions past
     # max_length are never trained by MLM: pretrain at the longest length later phases use.
-    max_positions: int | None = None
+    max_positions: int | None = Field(None, ge=8)
     # A block-length curriculum, after BERT's two stages (Devlin et al. 2019, A.2: 90% of the steps at
     # 128 tokens, then 512): blocks of each length in length_curriculum (ascending), then max_length.
     # The first length gets the steps the later stages leave; every later length, and max_length,
@@ -148,7 +165,7 @@ class FromScratch(_Strict):
     # hundreds, and gentle steps up (x1.5) keep it (docs/world.md measures all three).
     length_curriculum: list[int] = []
     curriculum_stage_steps: int = Field(80, ge=1)
-    curriculum_learning_rate: float | None = None  # None: training.learning_rate
+    curriculum_learning_rate: float | None = Field(None, gt=0)  # None: training.learning_rate
     pretrain: bool = True  # False: tokenizer only, encoder left at random init (the "not pretrained" control)
     mlm_probability: float = Field(0.15, gt=0, lt=1)
     training: TrainingArgs = TrainingArgs(learning_rate=1e-3, per_device_train_batch_size=128, num_train_epochs=1.0,
@@ -161,6 +178,9 @@ class FromScratch(_Strict):
 
     @model_validator(mode="after")
     def _curriculum(self) -> "FromScratch":
+        if self.max_positions is not None and self.max_positions < self.max_length:
+            raise ValueError(f"max_positions ({self.max_positions}) must be at least max_length ({self.max_length}): "
+                             f"the MLM trains blocks of max_length tokens")
         lengths = self.length_curriculum
         if not lengths:
             return self
@@ -215,8 +235,8 @@ class IntermediatePhase(_Strict):
     tasks: list[str] = Field(min_length=1)
     sampler: Literal["proportional", "uniform", "temperature", "examples_cap"] = "proportional"
     temperature: float = Field(2.0, gt=0)
-    examples_cap: int | None = None
-    max_length: int | None = None  # the intermediate max sequence length (all tasks)
+    examples_cap: int | None = Field(None, ge=1)
+    max_length: int | None = Field(None, gt=0)  # the intermediate max sequence length (all tasks)
     # equal_steps: same steps and batch size at every max_length; equal_tokens: the batch size is
     # scaled by policy_reference_length / max_length so tokens per step stay constant.
     compute_policy: Literal["equal_steps", "equal_tokens"] = "equal_steps"
@@ -245,12 +265,12 @@ class IntermediatePhase(_Strict):
 
 class RetrievalEvalPhase(_Strict):
     kind: Literal["retrieval_eval"] = "retrieval_eval"
-    tasks: list[str] = ["bucc2018", "tatoeba"]
+    tasks: list[str] = Field(["bucc2018", "tatoeba"], min_length=1)
     layer: int | None = None  # None: the task's layer_by_depth table for the encoder's depth
     pooling: Literal["mean", "cls"] | None = None  # None: the task's declared pooling
-    max_length: int | None = None
-    splits: list[str] = ["test"]
-    languages: list[str] | None = None  # None: every language of the task
+    max_length: int | None = Field(None, gt=0)
+    splits: list[str] = Field(["test"], min_length=1)
+    languages: list[str] | None = Field(None, min_length=1)  # None: every language of the task
 
 
 class TargetPhase(_Strict):
@@ -277,9 +297,9 @@ class TargetPhase(_Strict):
 
 class ZeroShotEvalPhase(_Strict):
     kind: Literal["zero_shot_eval"] = "zero_shot_eval"
-    splits: list[str] = ["dev", "test"]
-    languages: list[str] | None = None  # None: every language the target has
-    max_examples: int | None = None  # first N examples per language (quick looks; recorded in n)
+    splits: list[str] = Field(["dev", "test"], min_length=1)  # default: those of the two the target has
+    languages: list[str] | None = Field(None, min_length=1)  # None: every language the target has
+    max_examples: int | None = Field(None, ge=1)  # first N examples per language (quick looks; recorded in n)
 
 
 Phase = Annotated[
@@ -299,13 +319,17 @@ class ExperimentConfig(_Strict):
     # overlap is then recorded in the phase's done.json and shown in the report.
     allow_overlap: bool = False
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_name(value)
+
     @model_validator(mode="after")
     def _check_order(self) -> "ExperimentConfig":
-        kinds = [p.kind for p in self.phases]
-        if kinds[0] != "pretrained" or kinds.count("pretrained") != 1:
-            raise ValueError("phases must start with exactly one 'pretrained' phase")
-        if "zero_shot_eval" in kinds and ("target" not in kinds or kinds.index("zero_shot_eval") < kinds.index("target")):
-            raise ValueError("'zero_shot_eval' needs a 'target' phase before it")
+        """The phases in the one order whose rows mean what they say: ``pretrained`` first and once,
+        then intermediate training and retrieval on the encoder, then at most one ``target``, then its
+        ``zero_shot_eval`` phases (a result row is labelled with the phases before it)."""
+        check_phase_order([p.kind for p in self.phases])
         return self
 
     def phase(self, kind: str):
@@ -322,6 +346,29 @@ class ExperimentConfig(_Strict):
     @property
     def run_id(self) -> str:
         return resolve(self, require_data=False).run_id
+
+
+def check_phase_order(kinds: list[str]) -> None:
+    """Raise a ValueError naming ``phases.<i>`` for the first phase out of order (kinds not built in
+    are left alone: a registered kind says nothing about where it belongs)."""
+    if kinds[0] != "pretrained":
+        raise ValueError(f"phases.0: the first phase must be 'pretrained' (where the encoder comes from), got {kinds[0]!r}")
+    target = None
+    for i, kind in enumerate(kinds[1:], 1):
+        if kind == "pretrained":
+            raise ValueError(f"phases.{i}: a second 'pretrained' phase (one encoder per experiment: phases.0)")
+        if kind == "target":
+            if target is not None:
+                raise ValueError(f"phases.{i}: a second 'target' phase (phases.{target} is the target): one target per "
+                                 f"experiment, or its rows and model would be labelled with both; run each target as "
+                                 f"its own experiment")
+            target = i
+        elif kind in ("intermediate", "retrieval_eval") and target is not None:
+            what = "intermediate training" if kind == "intermediate" else "retrieval on the encoder"
+            raise ValueError(f"phases.{i}: {kind!r} after the 'target' (phases.{target}): {what} comes before the "
+                             f"target task, or its rows would carry the target's name")
+        elif kind == "zero_shot_eval" and target is None:
+            raise ValueError(f"phases.{i}: 'zero_shot_eval' needs a 'target' phase before it (it scores the target task)")
 
 
 # ------------------------------------------------------------------ resolution
@@ -468,64 +515,175 @@ def _fingerprints(reads, source: str, root: Path | None, require: bool) -> dict[
 # ------------------------------------------------------------------ loading and overrides
 
 
+def read_yaml(path: str | Path) -> Any:
+    """The YAML document in ``path`` (safe types only). Every way it can fail is one
+    :class:`ConfigError` line that names the file: a missing file or a directory, bytes that are not
+    UTF-8 (``FILE: not UTF-8 text (byte 0xe9 at offset 9)``), a YAML error at ``FILE:LINE``, a
+    ``!!python/...`` tag (plain YAML holds no Python objects)."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{p}: is a directory, not a YAML file")
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file") from None
+    except OSError as err:
+        raise ConfigError(f"{p}: cannot read it ({err.strerror or err})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{p}: not UTF-8 text (byte 0x{data[err.start]:02x} at offset {err.start})") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(yaml_error(p, err)) from None
+
+
+def yaml_error(path: str | Path | None, err: yaml.YAMLError) -> str:
+    """``FILE:LINE: problem (context at line N)`` on one line, from a PyYAML error's marks."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    tag = re.search(r"constructor for the tag '(?:tag:yaml\.org,2002:)?([^']*)'", problem)
+    if tag:
+        shown = f"!!{tag.group(1)}" if tag.group(1).startswith("python/") else tag.group(1)
+        problem = f"tag {shown!r} is not allowed: configs are plain YAML (no Python objects, no custom tags)"
+    context, context_mark = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context:
+        problem += f" ({context}" + (f" at line {context_mark.line + 1}" if context_mark is not None else "") + ")"
+    if mark is None:
+        where = "" if path is None else str(path)
+    else:
+        where = f"line {mark.line + 1}" if path is None else f"{path}:{mark.line + 1}"
+    return (f"{where}: " if where else "") + " ".join(problem.split())
+
+
 def apply_override(raw: dict, assignment: str) -> None:
     """Apply ``a.b.c=value`` to a raw mapping; the value is parsed as YAML (numbers, lists, ...).
 
-    List elements are addressed by index (``phases.1.training.learning_rate=3e-5``).
+    List elements are addressed by index (``phases.1.training.learning_rate=3e-5``). A bad
+    assignment is a :class:`ConfigError` naming it (``--set 'phases.9.task=x': phases has 4 items``).
     """
     if "=" not in assignment:
-        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE")
-    key, value = assignment.split("=", 1)
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE (e.g. phases.1.training.learning_rate=3e-5)")
+    key, text = assignment.split("=", 1)
     parts = key.strip().split(".")
+    if not all(p.strip() for p in parts):
+        raise ConfigError(f"--set {assignment!r}: empty key (expected KEY=VALUE, KEY a dotted path such as seed or "
+                          f"phases.1.max_length)")
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise ConfigError(f"--set {assignment!r}: the value is not valid YAML ({yaml_error(None, err)})") from None
     node: Any = raw
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
+        where = ".".join(parts[:i]) or "the config"
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {key}: {'.'.join(parts[:i]) or 'root'} has no item {part!r}")
-            idx = int(part)
-            if last:
-                node[idx] = yaml.safe_load(value)
-            else:
-                node = node[idx]
-        else:
-            if last:
-                node[part] = yaml.safe_load(value)
-            else:
-                node = node.setdefault(part, {})
+                raise ConfigError(f"--set {assignment!r}: {where} has {len(node)} items "
+                                  f"(0..{len(node) - 1}), not {part!r}" if node else
+                                  f"--set {assignment!r}: {where} is an empty list")
+            part = int(part)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {assignment!r}: {where} holds {node!r}, not a mapping or a list")
+        if last:
+            node[part] = value
+            return
+        if isinstance(node, dict) and node.get(part) is None:
+            node[part] = {}
+        child = node[part]
+        if not isinstance(child, (dict, list)):
+            raise ConfigError(f"--set {assignment!r}: {'.'.join(parts[:i + 1])} holds {child!r}, not a mapping "
+                              f"or a list")
+        node = child
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] = (), raw: dict | None = None) -> ExperimentConfig:
-    """Read a YAML file (or a mapping), apply ``--set`` overrides, validate."""
+    """Read a YAML file (or a mapping), apply ``--set`` overrides, validate.
+
+    Every error is one :class:`ConfigError` line naming the file (YAML errors at ``FILE:LINE``) and
+    the key, or the ``--set`` argument it came from. A config read from a file is also checked for
+    what it means (:func:`xstilts.validate.check`: phase roles, lengths against the encoder,
+    languages and splits the tasks have); the data and the output folder are checked when it runs.
+    """
+    where = None if path is None else str(path)
     if raw is None:
-        try:
-            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{path}: not valid YAML: {err}") from None
-        except OSError as err:
-            raise ConfigError(f"{path}: {err.strerror}") from None
-    raw = json.loads(json.dumps(raw))  # deep copy; overrides must not touch the caller's mapping
+        raw = read_yaml(path)
+        raw = {} if raw is None else raw
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping of config keys (name, seed, phases, ...) at the "
+                          f"top, got {_kind_of(raw)}")
+    raw = copy.deepcopy(raw)  # overrides must not touch the caller's mapping
     # A run's saved config.yaml can be run again: its ``resolved`` block is derived, and re-derived.
-    if isinstance(raw, dict):
-        raw.pop("resolved", None)
+    raw.pop("resolved", None)
     for assignment in overrides:
-        apply_override(raw, assignment)
+        try:
+            apply_override(raw, assignment)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}" if where else str(err)) from None
     try:
-        return ExperimentConfig.model_validate(raw)
+        config = ExperimentConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(_explain(err, path)) from None
+        raise ConfigError(_explain(err, path, overrides)) from None
+    if where is not None:
+        from xstilts.validate import check
+
+        check(config, source=where, resources=False)
+    return config
 
 
-def _explain(err: ValidationError, path) -> str:
+def _kind_of(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}.get(
+        type(value), type(value).__name__)
+
+
+def _explain(err: ValidationError, path, overrides: list[str] = ()) -> str:
+    """Pydantic's errors as one line: ``FILE: key.path: what was expected, got what was found`` per
+    error (``; ``-separated), with the ``--set`` argument an error comes from."""
     messages = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
-            messages.append(f"unknown key {loc!r}{_suggest(e['loc'])}")
+            text = f"unknown key {loc!r}{_suggest(e['loc'])}"
         else:
-            messages.append(f"{loc}: {e['msg']}")
+            text = f"{loc}: {describe_error(e)}" if loc else describe_error(e)
+        origin = _override_of(e["loc"], overrides)
+        messages.append(f"--set {origin!r}: {text}" if origin else text)
     where = f"{path}: " if path else ""
     return where + "; ".join(messages)
+
+
+def describe_error(e: dict) -> str:
+    """One pydantic error in words (``must be > 0, got 0``), on one line."""
+    kind, ctx = e["type"], e.get("ctx") or {}
+    bounds = {"greater_than": ("gt", ">"), "greater_than_equal": ("ge", ">="), "less_than": ("lt", "<"),
+              "less_than_equal": ("le", "<=")}
+    if kind in bounds:
+        name, sign = bounds[kind]
+        text = f"must be {sign} {ctx[name]}"
+    elif kind == "finite_number":
+        text = "must be a finite number"
+    elif kind == "too_short" and "min_length" in ctx:
+        text = "must not be empty" if ctx["min_length"] == 1 else f"needs at least {ctx['min_length']} items"
+    elif kind == "value_error" and "error" in ctx:
+        return " ".join(str(ctx["error"]).split())
+    else:
+        text = e["msg"]
+    value = e.get("input")
+    if kind != "missing" and (isinstance(value, (int, float, str, bool)) or (isinstance(value, list) and len(repr(value)) < 60)):
+        text += f", got {value!r}"
+    return " ".join(text.split())
+
+
+def _override_of(loc: tuple, overrides: list[str]) -> str | None:
+    """The last ``--set`` argument whose key is ``loc`` (discriminator tags left out), or above or below it."""
+    path = [str(p) for i, p in enumerate(loc) if not (i == 2 and loc[0] == "phases" and isinstance(p, str))]
+    for assignment in reversed(list(overrides)):
+        key = assignment.split("=", 1)[0].strip().split(".")
+        n = min(len(key), len(path))
+        if n and key[:n] == path[:n]:
+            return assignment
+    return None
 
 
 def _suggest(loc: tuple) -> str:

@@ -19,12 +19,13 @@ import json
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from xstilts.config import ExperimentConfig, ResolvedConfig, apply_override, load_config, resolve
+from xstilts.config import (ExperimentConfig, ResolvedConfig, apply_override, check_name, describe_error, load_config,
+                            read_yaml, resolve, yaml_error)
 from xstilts.errors import ConfigError
 from xstilts.pipeline.grid import GridSpec
 from xstilts.tasks import get_task
@@ -51,6 +52,27 @@ class WorldSpec(BaseModel):
     size: str = "demo"
     overrides: dict[str, Any] = {}
 
+    @field_validator("size")
+    @classmethod
+    def _known_size(cls, size: str) -> str:
+        from xstilts.world.config import PRESETS as WORLD_SIZES
+
+        if size not in WORLD_SIZES:
+            raise ValueError(f"unknown world size {size!r} (sizes: {', '.join(WORLD_SIZES)})")
+        return size
+
+    @field_validator("overrides")
+    @classmethod
+    def _known_overrides(cls, overrides: dict[str, Any], info) -> dict[str, Any]:
+        from xstilts.errors import XstiltsError
+        from xstilts.world.config import resolve_config
+
+        try:
+            resolve_config(info.data.get("size", "demo"), overrides)
+        except XstiltsError as err:
+            raise ValueError(str(err)) from None
+        return overrides
+
 
 class BuccFromTatoeba(BaseModel):
     """BUCC-style pools from Tatoeba pairs (:mod:`xstilts.data.bucc_from_tatoeba`)."""
@@ -72,7 +94,7 @@ class SeqlenStudy(BaseModel):
     data_source: Literal["files", "hub"] = "files"
     pretrained: dict[str, Any]
     intermediate_tasks: list[str] = Field(min_length=1)
-    max_lengths: list[int] = Field(min_length=1)
+    max_lengths: list[Annotated[int, Field(gt=0)]] = Field(min_length=1)
     compute_policies: list[Literal["equal_steps", "equal_tokens"]] = ["equal_steps"]
     policy_reference_length: int = 128
     doc_stride_ratio: float = Field(1 / 3, gt=0, lt=1)  # QA intermediate windows: stride = ratio · max_len
@@ -88,25 +110,107 @@ class SeqlenStudy(BaseModel):
     cost: CostModel = CostModel()
     grid: GridSpec = GridSpec()  # retries, claim leases, retention, Slurm (xstilts.pipeline.grid)
 
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        return check_name(name)  # every run's name starts with it: a folder under OUT/runs
+
+    @field_validator("seeds", "intermediate_tasks", "max_lengths", "compute_policies", "targets")
+    @classmethod
+    def _once_each(cls, values: list) -> list:
+        twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is listed twice (each run would be run twice), got {values}")
+        return values
+
+    @field_validator("intermediate_tasks", "targets")
+    @classmethod
+    def _known_tasks(cls, names: list[str], info) -> list[str]:
+        from xstilts.errors import UnknownNameError
+
+        for name in names:
+            try:
+                task = get_task(name)
+            except UnknownNameError as err:
+                raise ValueError(str(err)) from None
+            if info.field_name == "targets" and (task.role != "target" or task.format == "retrieval"):
+                raise ValueError(f"{name!r} is {'a retrieval' if task.format == 'retrieval' else f'an {task.role}'} "
+                                 f"task, not a target trained in English and scored zero-shot")
+            if info.field_name == "intermediate_tasks" and (task.role == "pretraining" or task.format == "retrieval"):
+                raise ValueError(f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on")
+        return names
+
 
 def load_preset(preset: str, overrides: list[str] = ()) -> SeqlenStudy:
     """A packaged preset by name, or a YAML file; ``overrides`` are ``key.path=value`` settings
-    (as ``xstilts run --set``), e.g. ``pretrained.model=/path/to/encoder``."""
+    (as ``xstilts run --set``), e.g. ``pretrained.model=/path/to/encoder``.
+
+    Every error is one :class:`ConfigError` line naming the preset: the file (a YAML error at
+    ``FILE:LINE``, not UTF-8, a directory), a ``--set`` argument, a study key, or — for what only
+    the expanded runs show (lengths against the encoder, languages the target lacks) — the run and
+    its key (:func:`xstilts.validate.check`, without the data, which a study may write itself)."""
     if preset in PRESETS:
         text = resources.files("xstilts.presets").joinpath(f"seqlen_{preset}.yaml").read_text(encoding="utf-8")
         where = f"preset {preset!r}"
+        try:
+            raw = yaml.safe_load(text)
+        except yaml.YAMLError as err:  # pragma: no cover - the packaged presets are tested
+            raise ConfigError(yaml_error(where, err)) from None
     else:
         path = Path(preset)
         if not path.exists():
             raise ConfigError(f"--preset {preset!r}: not {', '.join(PRESETS)} and no such file")
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    raw = yaml.safe_load(text)
+        where = str(path)
+        raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of study keys (study, name, seeds, ...) at the top, "
+                          f"got {type(raw).__name__}")
     for assignment in overrides:
-        apply_override(raw, assignment)
+        try:
+            apply_override(raw, assignment)
+        except ConfigError as err:
+            raise ConfigError(f"{where}: {err}") from None
     try:
-        return SeqlenStudy.model_validate(raw)
+        study = SeqlenStudy.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(f"{where}: " + "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())) from None
+        raise ConfigError(f"{where}: " + "; ".join(_study_error(e) for e in err.errors())) from None
+    _check_runs(study, where)
+    return study
+
+
+def _study_error(e: dict) -> str:
+    loc = ".".join(map(str, e["loc"]))
+    if e["type"] == "extra_forbidden":
+        return f"unknown key {loc!r}"
+    return f"{loc}: {describe_error(e)}" if loc else describe_error(e)
+
+
+# The study key a phase of an expanded run comes from (for messages).
+_STUDY_KEY = {"pretrained": "pretrained", "intermediate": "intermediate_training", "retrieval_eval": "retrieval_eval",
+              "target": "target_training", "zero_shot_eval": "zero_shot_eval"}
+
+
+def _check_runs(study: SeqlenStudy, where: str) -> None:
+    """Every run of the grid means what it says (:func:`xstilts.validate.check` without the data)."""
+    import re
+
+    from xstilts.validate import check
+
+    try:
+        configs = expand(study) + controls(study)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    for cfg in configs:
+        try:
+            check(cfg, source=None, resources=False)
+        except ConfigError as err:
+            message = str(err)
+            found = re.match(r"phases\.(\d+)(\.\w+)?", message)
+            key = "tasks" if message.startswith("tasks.") else "name" if message.startswith("name") else "pretrained"
+            if found:
+                kind = cfg.phases[int(found.group(1))].kind
+                key = "max_lengths" if kind == "intermediate" and found.group(2) == ".max_length" else _STUDY_KEY[kind]
+            raise ConfigError(f"{where}: {key}: in run {cfg.name}: {message}") from None
 
 
 def expand(study: SeqlenStudy, data_dir: str | None = None) -> list[ExperimentConfig]:

@@ -56,6 +56,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     :mod:`xstilts.pipeline.graph`); models of finished phases before the last finished training
     phase are not loaded, only what that phase needs.
     """
+    from xstilts.validate import check; check(config, source=None, out=out_dir)  # noqa: E702 - before anything in out_dir
     out_dir = Path(out_dir)
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:  # accelerate launch / torchrun: one process group
         from accelerate import PartialState

@@ -88,6 +88,10 @@ def _read_jsonl(path: Path, *, latest: bool) -> list[dict]:
         raise DataError(path, f"a line is not valid JSON ({err.msg})") from None
     except UnicodeDecodeError as err:
         raise DataError(path, f"not UTF-8 text ({err.reason})") from None
+    except IsADirectoryError:
+        raise DataError(path, "is a directory, not a JSON-lines file") from None
+    except OSError as err:
+        raise DataError(path, f"cannot read it ({err.strerror or err})") from None
 
 
 def load(out_dir: str | Path) -> ReportData:
@@ -100,6 +104,9 @@ def load(out_dir: str | Path) -> ReportData:
     raw_rows = _read_jsonl(results_path, latest=False)
     rows = _read_jsonl(results_path, latest=True)
     examples = _read_jsonl(examples_path, latest=False)
+    if not raw_rows and not examples:  # an empty report with exit 0 would look like a finished one
+        empty = results_path if results_path.exists() else examples_path
+        raise DataError(empty, "no rows (an empty file): nothing to report — have the runs in this folder finished?")
     table = None
     if any(r.get("phase") == ZERO_SHOT_PHASE for r in examples):
         table = ExampleTable(examples)

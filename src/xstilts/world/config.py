@@ -121,27 +121,27 @@ def resolve_config(size: str, overrides: Mapping[str, Any] | None = None) -> Wor
             raise UnknownNameError("world setting", key, list(known))
         default = getattr(config, key)
         if key == "sizes":
-            merged = {t: dict(s) for t, s in config.sizes.items()}
-            for task, splits in dict(value).items():
-                if task not in merged:
-                    raise ConfigError(f"sizes: unknown task {task!r} (known: {', '.join(merged)})")
-                merged[task].update({k: int(v) for k, v in dict(splits).items()})
-            value = merged
+            value = _sizes_override(config, value)
         elif isinstance(default, tuple):
-            value = tuple(int(v) for v in value)
-            if len(value) != 2 or not 1 <= value[0] <= value[1]:
-                raise ConfigError(f"{key} must be a range [low, high] with 1 <= low <= high, got {list(value)}")
+            if (not isinstance(value, (list, tuple)) or len(value) != 2
+                    or not all(_whole(v) is not None for v in value)):
+                raise ConfigError(f"{key}: expected a range [low, high] with 1 <= low <= high, got {value!r}")
+            value = tuple(_whole(v) for v in value)
+            if not 1 <= value[0] <= value[1]:
+                raise ConfigError(f"{key}: expected a range [low, high] with 1 <= low <= high, got {list(value)}")
         elif isinstance(default, bool):  # before int: bool is an int
             if not isinstance(value, bool):
-                raise ConfigError(f"{key} must be true or false, got {value!r}")
+                raise ConfigError(f"{key}: expected true or false, got {value!r}")
         elif isinstance(default, float):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{key}: expected a number in [0, 1], got {value!r}")
             value = float(value)
-            if not 0.0 <= value <= 1.0:
-                raise ConfigError(f"{key} must lie in [0, 1], got {value}")
         elif isinstance(default, int):
-            value = int(value)
-            if value < (1 if key in ("n_names", "n_cities", "questions_per_doc") else 0):
-                raise ConfigError(f"{key} must be positive, got {value}")
+            low = 1 if key in ("n_names", "n_cities", "questions_per_doc") else 0
+            whole = _whole(value)
+            if whole is None or whole < low:
+                raise ConfigError(f"{key}: expected a whole number >= {low}, got {value!r}")
+            value = whole
         changes[key] = value
     config = dataclasses.replace(config, **changes)
     for key in ("city_concentration", "colour_concentration"):
@@ -150,3 +150,34 @@ def resolve_config(size: str, overrides: Mapping[str, Any] | None = None) -> Wor
     if config.n_names < 8 or config.n_cities < 4:
         raise ConfigError("the world needs at least 8 names and 4 cities")
     return config
+
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number (``3``, ``3.0``), else None (``1.5``, ``"3"``, ``True``)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _sizes_override(config: WorldConfig, value: Any) -> dict[str, dict[str, int]]:
+    """The preset's ``sizes`` with ``value`` (task → split → count) merged in, every count checked."""
+    merged = {t: dict(s) for t, s in config.sizes.items()}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"sizes: expected a mapping task → {{split: count}}, got {value!r}")
+    for task, splits in value.items():
+        if task not in merged:
+            raise ConfigError(f"sizes: unknown task {task!r} (known: {', '.join(merged)})")
+        if not isinstance(splits, Mapping):
+            raise ConfigError(f"sizes.{task}: expected a mapping split → count, got {splits!r}")
+        for split, count in splits.items():
+            if split not in merged[task]:
+                raise ConfigError(f"sizes.{task}: unknown split {split!r} (known: {', '.join(merged[task])})")
+            whole = _whole(count)
+            if whole is None or whole < 0:
+                raise ConfigError(f"sizes.{task}.{split}: expected a whole number >= 0, got {count!r}")
+            merged[task][split] = whole
+    return merged
