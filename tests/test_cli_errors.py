@@ -230,3 +230,19 @@ def test_report_on_results_with_nothing_to_report(tmp_path, layout):
 def test_report_on_a_missing_folder(tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nope")])
     assert_one_line_error(result, "nope")
+
+
+# ------------------------------------------------------------------ grid plan / run
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+@pytest.mark.parametrize("content,needles", [
+    pytest.param("study: seqlen\nseeds: [0\n", ["g.yaml:3: "], id="yaml-error"),
+    pytest.param(b"study: seqlen\nname: d\xe9mo\n", ["g.yaml: not UTF-8 text"], id="not-utf8"),
+    pytest.param("name: !!python/name:os.system\n", ["g.yaml:1: ", "python/name:os.system"], id="python-tag"),
+])
+def test_grid_source_file_errors_are_one_line(tmp_path, command, content, needles):
+    path = _write(tmp_path / "g.yaml", content)
+    args = ["grid", command, str(path)] + (["--out", str(tmp_path / "o")] if command == "run" else [])
+    assert_one_line_error(runner.invoke(app, args), *needles)
+    assert not (tmp_path / "o").exists()

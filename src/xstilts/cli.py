@@ -448,9 +448,7 @@ EXECUTOR_HELP = "inline (this process) | local (worker processes) | slurm (submi
 
 def _grid_source(config: Optional[Path], preset: Optional[str], overrides: list[str], out: Optional[Path]):
     """(study or None, runs, grid spec) from a study preset/YAML or a single experiment config."""
-    import yaml
-
-    from xstilts.config import load_config
+    from xstilts.config import load_config, read_yaml
     from xstilts.errors import ConfigError
     from xstilts.pipeline.grid import GridSpec
     from xstilts.study import grid_runs, load_preset
@@ -458,7 +456,7 @@ def _grid_source(config: Optional[Path], preset: Optional[str], overrides: list[
     if (config is None) == (preset is None):
         raise ConfigError("give a CONFIG file or --preset NAME (one of them)")
     if config is not None:
-        raw = yaml.safe_load(Path(config).read_text(encoding="utf-8")) if Path(config).is_file() else None
+        raw = read_yaml(config)
         if not (isinstance(raw, dict) and "study" in raw):
             cfg = load_config(config, overrides)
             return None, [(cfg, "")], GridSpec()

@@ -8,6 +8,7 @@ how a prediction file is written; whether outputs are per token is the format's 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -105,7 +106,8 @@ def evaluate(model, head: str, task: Task, examples: Sequence, features: Feature
         # Every process holds the same predictions; one writer keeps the file (and its .tmp) whole.
         if distributed.is_main():
             predictions_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = predictions_path.with_suffix(predictions_path.suffix + ".tmp")
+            # Unique per process: two writers never rename each other's half-written file.
+            tmp = predictions_path.with_name(f".{predictions_path.name}.{os.getpid()}.tmp")
             found.write(predictions, tmp)
             tmp.replace(predictions_path)
         distributed.barrier()  # so that on return the file is there for every process
