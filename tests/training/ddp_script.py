@@ -92,7 +92,7 @@ def main(out: Path) -> None:
     for fmt in map(get_format, ("classification", "tagging")):  # each format's adapter writes its files
         adapter = fmt.ADAPTER
         fmt.ADAPTER = dataclasses.replace(
-            adapter, write=lambda preds, path, write=adapter.write: (writes.append(path.name), write(preds, path)))
+            adapter, write=lambda preds, path, write=adapter.write: (writes.append(path.name.replace(f".{os.getpid()}.", ".PID.")), write(preds, path)))
 
     def dev_eval(m) -> dict[str, float]:
         r = evaluation.evaluate(m, "xnli", xnli, dev_ex, dev_feats, settings={}, language="en", batch_size=3,

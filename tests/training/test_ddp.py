@@ -72,7 +72,7 @@ def test_two_gloo_processes_train_and_evaluate_like_one(tmp_path):
     # Written once: logs and prediction files by the main process only (result.json is created
     # exclusively by the script's main process, so a second writer would have failed the run).
     assert other["log"] == [] and other["writes"] == []
-    assert main["writes"] == single["writes"] == ["xnli.tsv.tmp", "udpos.tsv.tmp"]
+    assert main["writes"] == single["writes"] == [".xnli.tsv.PID.tmp", ".udpos.tsv.PID.tmp"]  # unique per process
     assert [line for line in main["log"] if not line.startswith("step ")] == \
            [line for line in single["log"] if not line.startswith("step ")]
     for name in ("xnli.tsv", "udpos.tsv"):
