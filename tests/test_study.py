@@ -55,3 +55,27 @@ def test_demo_preset_pretrains_as_the_demo_config_does():
 
     config = yaml.safe_load((Path(__file__).parents[1] / "configs/demo_world.yaml").read_text())
     assert load_preset("demo").pretrained["from_scratch"] == config["phases"][0]["from_scratch"]
+
+
+def test_a_mixture_is_one_intermediate_phase_on_all_its_tasks():
+    study = load_preset("demo", ["intermediate_tasks=[syn_nli+syn_longqa, syn_nli]",
+                                 "intermediate_sampler={sampler: temperature, temperature: 3}"])
+    runs = [c for c in expand(study) if any(p.kind == "intermediate" for p in c.phases)]
+    mixed = [c for c in runs if "syn_nli.syn_longqa" in c.name]
+    single = [c for c in runs if "syn_nli.syn_longqa" not in c.name]
+    assert mixed and single and len(mixed) == len(single)
+    phase = next(p for p in mixed[0].phases if p.kind == "intermediate")
+    assert phase.tasks == ["syn_nli", "syn_longqa"] and (phase.sampler, phase.temperature) == ("temperature", 3.0)
+    alone = next(p for p in single[0].phases if p.kind == "intermediate")
+    assert alone.tasks == ["syn_nli"] and alone.sampler == "proportional"  # the sampler is for mixtures only
+    # Its QA member gets the study's stride; the target head starts from the member that fits it.
+    assert mixed[0].tasks["syn_longqa"].doc_stride is not None
+    qa_target = [c for c in mixed if c.phases[-2].task == "syn_qa"]
+    assert all(c.phases[-2].head_init in ("syn_longqa", "fresh") for c in qa_target)
+
+
+@pytest.mark.parametrize("entry,needle", [("syn_nli+syn_nli", "twice"), ("syn_nli+nope", "nope"),
+                                          ("syn_nli+syn_mlm", "pretraining")])
+def test_a_bad_mixture_is_a_one_line_error(entry, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_preset("demo", [f"intermediate_tasks=[{entry}]"])

@@ -93,7 +93,10 @@ class SeqlenStudy(BaseModel):
     data_dir: str | None = None
     data_source: Literal["files", "hub"] = "files"
     pretrained: dict[str, Any]
+    # One task, or a multi-task mixture written "a+b+c" (one intermediate phase training on all of
+    # them, sampled by intermediate_sampler; Phang et al. 2020's multi-task condition).
     intermediate_tasks: list[str] = Field(min_length=1)
+    intermediate_sampler: dict[str, Any] = {}  # sampler, temperature, examples_cap of a mixture's phase
     max_lengths: list[Annotated[int, Field(gt=0)]] = Field(min_length=1)
     compute_policies: list[Literal["equal_steps", "equal_tokens"]] = ["equal_steps"]
     policy_reference_length: int = 128
@@ -128,16 +131,20 @@ class SeqlenStudy(BaseModel):
     def _known_tasks(cls, names: list[str], info) -> list[str]:
         from xstilts.errors import UnknownNameError
 
-        for name in names:
-            try:
-                task = get_task(name)
-            except UnknownNameError as err:
-                raise ValueError(str(err)) from None
-            if info.field_name == "targets" and (task.role != "target" or task.format == "retrieval"):
-                raise ValueError(f"{name!r} is {'a retrieval' if task.format == 'retrieval' else f'an {task.role}'} "
-                                 f"task, not a target trained in English and scored zero-shot")
-            if info.field_name == "intermediate_tasks" and (task.role == "pretraining" or task.format == "retrieval"):
-                raise ValueError(f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on")
+        for entry in names:
+            parts = entry.split("+") if info.field_name == "intermediate_tasks" else [entry]
+            if len(set(parts)) < len(parts):
+                raise ValueError(f"the mixture {entry!r} lists a task twice")
+            for name in parts:
+                try:
+                    task = get_task(name)
+                except UnknownNameError as err:
+                    raise ValueError(str(err)) from None
+                if info.field_name == "targets" and (task.role != "target" or task.format == "retrieval"):
+                    raise ValueError(f"{name!r} is {'a retrieval' if task.format == 'retrieval' else f'an {task.role}'} "
+                                     f"task, not a target trained in English and scored zero-shot")
+                if info.field_name == "intermediate_tasks" and (task.role == "pretraining" or task.format == "retrieval"):
+                    raise ValueError(f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on")
         return names
 
 
@@ -246,15 +253,20 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
     if task is None:
         condition = f"{'control-' if random_init else ''}baseline-{target}"
     else:
-        condition = f"{task}-L{max_len}-{policy}-{target}"
-        phases.append({"kind": "intermediate", "tasks": [task], "max_length": max_len, "compute_policy": policy,
+        mixture = task.split("+")
+        condition = f"{'.'.join(mixture)}-L{max_len}-{policy}-{target}"  # '+' is not allowed in a run name
+        phases.append({"kind": "intermediate", "tasks": mixture, "max_length": max_len, "compute_policy": policy,
                        "policy_reference_length": study.policy_reference_length,
-                       "training": study.intermediate_training})
-        if get_task(task).format == "span_qa":
-            tasks.setdefault(task, {})["doc_stride"] = max(1, round(study.doc_stride_ratio * max_len))
+                       "training": study.intermediate_training,
+                       **(study.intermediate_sampler if len(mixture) > 1 else {})})
+        for part in mixture:
+            if get_task(part).format == "span_qa":
+                tasks.setdefault(part, {})["doc_stride"] = max(1, round(study.doc_stride_ratio * max_len))
         if study.retrieval_eval is not None:
             phases.append({"kind": "retrieval_eval", **study.retrieval_eval})
-    head_init = task if (task and study.head_init == "intermediate" and _compatible(task, target)) else "fresh"
+    # A mixture hands on the head of its first member with the target's format and labels.
+    donors = [part for part in (task.split("+") if task else []) if _compatible(part, target)]
+    head_init = donors[0] if (donors and study.head_init == "intermediate") else "fresh"
     phases.append({"kind": "target", "task": target, "head_init": head_init,
                    "training": study.target_training.get(target, {})})
     phases.append({"kind": "zero_shot_eval", **study.zero_shot_eval})
