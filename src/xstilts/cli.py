@@ -222,6 +222,8 @@ def run(
     out: Path = typer.Option(..., "--out", help="output directory (results.jsonl, runs/, cache/)"),
     set_: list[str] = typer.Option([], "--set", help="override a config key: a.b.c=value (repeatable)"),
     progress: bool = typer.Option(True, help="progress bars"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="check the config and show its phases, run id and "
+                                 "compute estimate; run nothing (the model and data need not be present)"),
 ) -> None:
     """Run (or resume) an experiment: its phases in order; re-running skips finished work."""
     from xstilts.config import load_config
@@ -230,6 +232,11 @@ def run(
 
     _quiet_hf(progress)
     cfg = load_config(config, set_)
+    if dry_run:
+        check(cfg, source=str(config), resources=False)
+        typer.echo(f"run {cfg.run_id}: {' → '.join(p.kind for p in cfg.phases)}")
+        _echo_plan(None, [(cfg, "")], None, nodes=True)
+        return
     check(cfg, source=str(config), out=out)  # model, data and --out, named with the file; nothing created yet
     run_dir = run_experiment(cfg, out, progress=progress)
     typer.echo(str(run_dir))
@@ -474,13 +481,19 @@ def grid_plan(
     nodes: bool = typer.Option(False, "--nodes", help="also list every node and what it needs"),
 ) -> None:
     """The run graph: nodes (shared training phases once), dependencies, device-hours and disk."""
+    study, runs, spec = _grid_source(config, preset, set_, None)
+    _echo_plan(study, runs, spec, nodes=nodes)
+
+
+def _echo_plan(study, runs, spec, *, nodes: bool) -> None:
+    """Print the run graph's estimate (and ``nodes``: every node) without the data being present."""
     from xstilts.pipeline import graph as graphs
+    from xstilts.pipeline.grid import GridSpec
     from xstilts.study import CostModel, SeqlenStudy, describe_estimate, estimate
 
-    study, runs, spec = _grid_source(config, preset, set_, None)
     graph = graphs.build(runs, require_data=False)
     if study is None:
-        study = SeqlenStudy.model_construct(cost=CostModel(), grid=spec)
+        study = SeqlenStudy.model_construct(cost=CostModel(), grid=spec or GridSpec())
     for line in describe_estimate(estimate(study, graph)):
         typer.echo(line)
     if nodes:

@@ -1,0 +1,93 @@
+"""Every config in configs/paper/ passes a dry run, and runs end to end shrunk by ``--set`` overrides
+to a tiny encoder on the synthetic world (the same keys and structure, a few steps each)."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from xstilts.cli import app
+from xstilts.pipeline.results import read_rows
+
+PAPER = Path(__file__).resolve().parents[1] / "configs" / "paper"
+CONFIGS = sorted(PAPER.glob("*.yaml"))
+FAST = {"max_steps": 2, "per_device_train_batch_size": 8, "learning_rate": 1.0e-3, "eval_steps": 2,
+        "logging_steps": 2, "max_eval_examples": 16, "max_train_examples": 64, "num_train_epochs": 1}
+TINY_ENCODER = {"from_scratch": {
+    "seed": 0, "languages": ["en", "xa", "xb", "xc"], "corpus_task": "syn_mlm", "tokenizer": {"vocab_size": 600},
+    "model": {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64},
+    "max_length": 128, "training": {"max_steps": 4, "per_device_train_batch_size": 16, "eval_steps": 4}}}
+
+
+def _is_study(path: Path) -> bool:
+    return "study" in (yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+
+
+def _flow(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+
+
+def test_there_are_paper_configs():
+    assert any(p.name == "xstilts.yaml" for p in CONFIGS)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_dry_run(path, tmp_path):
+    if _is_study(path):
+        args = ["study", "seqlen", "--preset", str(path), "--out", str(tmp_path / "o"), "--dry-run"]
+    else:
+        args = ["run", str(path), "--out", str(tmp_path / "o"), "--dry-run"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "run graph:" in result.output
+    assert not (tmp_path / "o" / "results.jsonl").exists()
+
+
+def test_the_full_grid_is_every_condition_by_every_target(tmp_path):
+    result = CliRunner().invoke(app, ["study", "seqlen", "--preset", str(PAPER / "xstilts.yaml"),
+                                      "--out", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    # 7 trained targets × (baseline + 9 tasks + the mixture); BUCC and Tatoeba in every run's retrieval_eval.
+    assert "77 runs" in result.output and "10 intermediate" in result.output
+
+
+def _shrink(path: Path, out: Path) -> list[str]:
+    """--set overrides that keep the file's structure and put it on the synthetic world."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if _is_study(path):
+        mixture = [t for t in raw["intermediate_tasks"] if "+" in t]
+        inter = ["syn_nli"] + (["syn_nli+syn_longqa"] if mixture else [])
+        sets = {"seeds": [0], "world": {"seed": 0, "size": "tiny"}, "pretrained": TINY_ENCODER,
+                "intermediate_tasks": inter, "max_lengths": [64], "doc_stride_ratio": 0.25,
+                "intermediate_training": FAST, "targets": ["syn_xnli"], "target_training": {"syn_xnli": FAST},
+                "tasks": {}, "zero_shot_eval": {"splits": ["test"], "max_examples": 16}}
+        if raw.get("retrieval_eval") is not None:
+            sets["retrieval_eval"] = {"tasks": ["syn_tatoeba"]}
+        return [f"{k}={_flow(v)}" for k, v in sets.items()]
+    return []  # experiment configs in configs/paper are written for the synthetic world already
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_runs_end_to_end_shrunk_to_the_synthetic_world(path, tmp_path):
+    out = tmp_path / "out"
+    sets = [a for s in _shrink(path, out) for a in ("--set", s)]
+    if _is_study(path):
+        args = ["study", "seqlen", "--preset", str(path), "--out", str(out), "--no-progress", *sets]
+    else:
+        args = ["run", str(path), "--out", str(out), "--no-progress", *sets]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = read_rows(out / "results.jsonl")
+    zero_shot = [r for r in rows if r["phase"] == "zero_shot_eval"]
+    assert zero_shot and {r["language"] for r in zero_shot} >= {"xa", "xb"}
+    if _is_study(path):
+        conditions = {tuple(r["intermediate"] or ()) for r in zero_shot}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        expected = {(), ("syn_nli",)} | ({("syn_nli", "syn_longqa")} if any("+" in t for t in raw["intermediate_tasks"])
+                                         else set())
+        assert conditions == expected
+        if raw.get("retrieval_eval") is not None:
+            assert any(r["phase"] == "retrieval_eval" for r in rows)
+        assert (out / "report" / "index.html").exists()
