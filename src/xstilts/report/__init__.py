@@ -28,6 +28,7 @@ from xstilts.report import sections as S
 from xstilts.report.data import ReportData, load
 from xstilts.report.html import render_page
 from xstilts.report.tables import Table
+from xstilts.report.xtreme import xtreme_section
 
 REPORT_DIR = "report"
 
@@ -92,6 +93,7 @@ def _build(data: ReportData, tmp: Path, *, n_resamples: int, seed: int) -> str:
     date = report_date()
     repro = S.reproducibility(ctx, date=date)
     body = [answer, main, heat, trend, sizes, retrieval, training, repro]
+    body.insert(2, xtreme_section(ctx))  # XTREME score, after the main results
     missing = list(dict.fromkeys(b.text for s in body for b in _walk(s.blocks) if isinstance(b, S.Note) and b.missing))
     sections = [S.overview(ctx, missing)] + body
     for s in sections:
