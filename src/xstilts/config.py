@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, field_validator, model_serializer,
+                      model_validator)
 
 from xstilts.errors import ConfigError
 
@@ -225,12 +226,53 @@ class PretrainedPhase(_Strict):
         return self
 
 
+ENGLISH = "en"
+# A language code becomes part of file names (translated/train.de.jsonl): letters, then -/_ parts.
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+class _SourceLanguage(_Strict):
+    """``source_language`` of a training phase (intermediate, target): the language its train and
+    dev data are read in — a code, or a list mixed in one training stream per task (translate-train);
+    see :func:`source_languages`. English, the default, is left out of dumps, so that configs, run
+    ids and training keys of English phases stay what they were before the field existed."""
+
+    source_language: str | list[str] = ENGLISH
+
+    @field_validator("source_language")
+    @classmethod
+    def _codes(cls, value: str | list[str]) -> str | list[str]:
+        codes = [value] if isinstance(value, str) else list(value)
+        if not codes:
+            raise ValueError("must be a language code or a non-empty list of them")
+        for code in codes:
+            if not _LANGUAGE_CODE.fullmatch(code):
+                raise ValueError(f"not a language code (letters, e.g. 'de' or 'zh'), got {code!r}")
+        twice = next((c for i, c in enumerate(codes) if c in codes[:i]), None)
+        if twice is not None:
+            raise ValueError(f"{twice!r} is listed twice, got {codes}")
+        return codes[0] if len(codes) == 1 else codes  # [de] and de are one phase (one key)
+
+    @model_serializer(mode="wrap")
+    def _omit_english(self, handler):
+        data = handler(self)
+        if self.source_language == ENGLISH and isinstance(data, dict):
+            data.pop("source_language", None)
+        return data
+
+
+def source_languages(phase) -> tuple[str, ...]:
+    """The languages a phase trains and selects on, in order: ``("en",)`` unless it sets ``source_language``."""
+    value = getattr(phase, "source_language", ENGLISH)
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 # Intermediate training defaults: jiant's (Phang et al. 2020 trained with jiant) — lr 1e-5, 3
 # epochs, warm-up 10%, AdamW eps 1e-8, clipping 1.0 — and batch size 4 from jiant's X-STILTs guide.
 INTERMEDIATE_TRAINING = TrainingArgs(learning_rate=1e-5, per_device_train_batch_size=4, num_train_epochs=3.0)
 
 
-class IntermediatePhase(_Strict):
+class IntermediatePhase(_SourceLanguage):
     kind: Literal["intermediate"] = "intermediate"
     tasks: list[str] = Field(min_length=1)
     sampler: Literal["proportional", "uniform", "temperature", "examples_cap"] = "proportional"
@@ -273,7 +315,7 @@ class RetrievalEvalPhase(_Strict):
     languages: list[str] | None = Field(None, min_length=1)  # None: every language of the task
 
 
-class TargetPhase(_Strict):
+class TargetPhase(_SourceLanguage):
     kind: Literal["target"] = "target"
     task: str
     head_init: str = "fresh"  # "fresh", or an intermediate task whose head to start from
@@ -491,8 +533,10 @@ def _training_reads(phase, tasks: dict[str, dict]) -> list[tuple[str, str, str, 
         for role in ("train", "dev"):
             data = DataSlice.model_validate(tasks[name][role])
             source = get_task(data.task or name)
-            if source.has(data.split, "en"):  # the runner reads nothing for a split without English
-                reads.append((f"{name}.{role}", source.name, data.split, "en"))
+            for lang in source_languages(phase):  # English: "<task>.<role>", as before the field existed
+                if source.has(data.split, lang) or (lang != ENGLISH and source.has(data.split, ENGLISH)):
+                    reads.append((f"{name}.{role}" + ("" if lang == ENGLISH else f".{lang}"), source.name, data.split,
+                                  lang))  # a split without the language is translated from its English files
             for entry in data.exclude:  # what is left out is part of what is trained on
                 other, _, split = entry.partition("/")
                 other, split = get_task(other), split or "test"
@@ -508,7 +552,8 @@ def _fingerprints(reads, source: str, root: Path | None, require: bool) -> dict[
     for label, task, split, language in reads:
         # Exclusions in languages whose files are absent are skipped by the runner, as here.
         out.setdefault(label, {}).update(data_fingerprints(
-            task, split, language, data_dir=root, source=source, require=require and not label.endswith(".exclude")))
+            task, split, language, data_dir=root, source=source, require=require and not label.endswith(".exclude"),
+            translated=True))
     return out
 
 

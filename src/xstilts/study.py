@@ -11,6 +11,15 @@ linked copy of the data folder (``OUT/data``) where the BUCC 2018 release is not
 phases are shared by prefix hash, so each intermediate checkpoint is trained once and reused for
 every target (and a from-scratch encoder once for every seed when its seed is fixed). Then the
 analysis and the report are built from ``results.jsonl`` and ``example_scores.jsonl``.
+
+Two optional sweep axes train in other languages than English (``source_language`` of a phase,
+docs/config.md): ``source_languages`` — the *target* phase's, for every run, the baseline included
+(Turc et al. 2021: German or Russian as the source language); ``intermediate_source_languages`` —
+the *intermediate* phase's, for every intermediate condition (a list element such as
+``[en, xa, xb, xc]`` is translate-train: the translations mixed with English). Each element is a
+language code or a list of them; each multiplies the grid, run names say it (``baseline-udpos-in_de``,
+``syn_nli-in_en_xa-L128-...``) and rows name the condition by it (``udpos[de]``,
+``syn_nli[en+xa]``), so the report shows every source language apart.
 """
 
 from __future__ import annotations
@@ -103,6 +112,9 @@ class SeqlenStudy(BaseModel):
     doc_stride_ratio: float = Field(1 / 3, gt=0, lt=1)  # QA intermediate windows: stride = ratio · max_len
     intermediate_training: dict[str, Any] = {}
     targets: list[str] = Field(min_length=1)
+    # Sweeps of the phases' source_language (a code, or a list mixed in training); English: as before.
+    source_languages: list[str | list[str]] = Field(["en"], min_length=1)  # the target phase's
+    intermediate_source_languages: list[str | list[str]] = Field(["en"], min_length=1)  # the intermediate's
     target_training: dict[str, dict[str, Any]] = {}
     head_init: Literal["fresh", "intermediate"] = "fresh"
     retrieval_eval: dict[str, Any] | None = None  # scored on the pretrained model and after intermediate
@@ -118,7 +130,8 @@ class SeqlenStudy(BaseModel):
     def _safe_name(cls, name: str) -> str:
         return check_name(name)  # every run's name starts with it: a folder under OUT/runs
 
-    @field_validator("seeds", "intermediate_tasks", "max_lengths", "compute_policies", "targets")
+    @field_validator("seeds", "intermediate_tasks", "max_lengths", "compute_policies", "targets", "source_languages",
+                     "intermediate_source_languages")
     @classmethod
     def _once_each(cls, values: list) -> list:
         twice = next((v for i, v in enumerate(values) if v in values[:i]), None)
@@ -217,19 +230,25 @@ def _check_runs(study: SeqlenStudy, where: str) -> None:
             if found:
                 kind = cfg.phases[int(found.group(1))].kind
                 key = "max_lengths" if kind == "intermediate" and found.group(2) == ".max_length" else _STUDY_KEY[kind]
+                if found.group(2) == ".source_language":
+                    key = "source_languages" if kind == "target" else "intermediate_source_languages"
             raise ConfigError(f"{where}: {key}: in run {cfg.name}: {message}") from None
 
 
 def expand(study: SeqlenStudy, data_dir: str | None = None) -> list[ExperimentConfig]:
-    """Every run of the grid: per seed, per target, the baseline and each intermediate condition."""
+    """Every run of the grid: per seed, per target and its source language, the baseline and each
+    intermediate condition (per intermediate source language)."""
     configs = []
     for seed in study.seeds:
         for target in study.targets:
-            configs.append(_config(study, seed, target, None, None, None, data_dir))
-            for task in study.intermediate_tasks:
-                for policy in study.compute_policies:
-                    for max_len in study.max_lengths:
-                        configs.append(_config(study, seed, target, task, max_len, policy, data_dir))
+            for source in study.source_languages:
+                configs.append(_config(study, seed, target, None, None, None, data_dir, source=source))
+                for task in study.intermediate_tasks:
+                    for inter in study.intermediate_source_languages:
+                        for policy in study.compute_policies:
+                            for max_len in study.max_lengths:
+                                configs.append(_config(study, seed, target, task, max_len, policy, data_dir,
+                                                       source=source, intermediate_source=inter))
     return configs
 
 
@@ -237,12 +256,23 @@ def controls(study: SeqlenStudy, data_dir: str | None = None) -> list[Experiment
     """The random-init control of every baseline (none unless ``random_init_control``)."""
     if not study.random_init_control:
         return []
-    return [_config(study, seed, target, None, None, None, data_dir, random_init=True)
-            for seed in study.seeds for target in study.targets]
+    return [_config(study, seed, target, None, None, None, data_dir, random_init=True, source=source)
+            for seed in study.seeds for target in study.targets for source in study.source_languages]
+
+
+def _languages(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _tagged(name: str, value: str | list[str]) -> str:
+    """A run-name part with its source languages: ``udpos`` (English), ``udpos-in_de``, ``syn_nli-in_en_xa``."""
+    languages = _languages(value)
+    return name if languages == ["en"] else f"{name}-in_{'_'.join(languages)}"
 
 
 def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_len: int | None,
-            policy: str | None, data_dir: str | None, random_init: bool = False) -> ExperimentConfig:
+            policy: str | None, data_dir: str | None, random_init: bool = False, *,
+            source: str | list[str] = "en", intermediate_source: str | list[str] = "en") -> ExperimentConfig:
     if random_init and "model" not in study.pretrained:
         raise ConfigError("random_init_control needs pretrained.model (whose architecture to initialise)")
     phases: list[dict] = [{"kind": "pretrained", **study.pretrained, **({"random_init": True} if random_init else {})}]
@@ -251,14 +281,16 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
         # The bare encoder is scored once per seed, in its baseline run (the report pairs the others with it).
         phases.append({"kind": "retrieval_eval", **study.retrieval_eval})
     if task is None:
-        condition = f"{'control-' if random_init else ''}baseline-{target}"
+        condition = f"{'control-' if random_init else ''}baseline-{_tagged(target, source)}"
     else:
         mixture = task.split("+")
-        condition = f"{'.'.join(mixture)}-L{max_len}-{policy}-{target}"  # '+' is not allowed in a run name
+        # '+' is not allowed in a run name
+        condition = f"{_tagged('.'.join(mixture), intermediate_source)}-L{max_len}-{policy}-{_tagged(target, source)}"
         phases.append({"kind": "intermediate", "tasks": mixture, "max_length": max_len, "compute_policy": policy,
                        "policy_reference_length": study.policy_reference_length,
                        "training": study.intermediate_training,
-                       **(study.intermediate_sampler if len(mixture) > 1 else {})})
+                       **(study.intermediate_sampler if len(mixture) > 1 else {}),
+                       **({} if _languages(intermediate_source) == ["en"] else {"source_language": intermediate_source})})
         for part in mixture:
             if get_task(part).format == "span_qa":
                 tasks.setdefault(part, {})["doc_stride"] = max(1, round(study.doc_stride_ratio * max_len))
@@ -268,7 +300,8 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
     donors = [part for part in (task.split("+") if task else []) if _compatible(part, target)]
     head_init = donors[0] if (donors and study.head_init == "intermediate") else "fresh"
     phases.append({"kind": "target", "task": target, "head_init": head_init,
-                   "training": study.target_training.get(target, {})})
+                   "training": study.target_training.get(target, {}),
+                   **({} if _languages(source) == ["en"] else {"source_language": source})})
     phases.append({"kind": "zero_shot_eval", **study.zero_shot_eval})
     raw = {"name": f"{study.name}-{condition}-s{seed}", "seed": seed, "data_source": study.data_source,
            "data_dir": data_dir or study.data_dir, "phases": phases, "tasks": tasks}
@@ -381,8 +414,11 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
     control = [c for c, where in runs if where]
     graph = graphs.build(runs, require_data=False)
     cost = estimate(study, graph)
-    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets × "
-         f"[baseline + {len(study.intermediate_tasks)} tasks × {len(study.compute_policies)} policies × "
+    sources = f" × {len(study.source_languages)} source languages" if len(study.source_languages) > 1 else ""
+    inter = (f" × {len(study.intermediate_source_languages)} intermediate source languages"
+             if len(study.intermediate_source_languages) > 1 else "")
+    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets{sources} × "
+         f"[baseline + {len(study.intermediate_tasks)} tasks{inter} × {len(study.compute_policies)} policies × "
          f"{len(study.max_lengths)} max lengths]); {cost['training_phases']} distinct training phases")
     if control:
         echo(f"  + {len(control)} random-init control run(s) in {out_dir / 'control'}")

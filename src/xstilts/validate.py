@@ -13,7 +13,9 @@ line ``FILE: key.path: what was expected, got what was found``:
 * **training data** — the ``train`` slice of every task a phase trains on is a split of its source
   task with English in it, and so is a ``dev`` slice the config sets (a default ``dev`` the task
   lacks means no dev selection, as before); borrowed data has the task's format and labels;
-  ``exclude`` entries name a split the task has; ``stop`` > ``start``.
+  ``exclude`` entries name a split the task has; ``stop`` > ``start``. A phase's
+  ``source_language`` names languages some task has, and each slice has every one of them, or
+  English to read a translation of (files only: the hub has no translations).
 * **lengths** — every max length a phase featurizes at (the intermediate phase's ``max_length``,
   else the task's, as resolved) fits the encoder's positions: ``max_position_embeddings`` less the
   padding offset for RoBERTa-style encoders (XLM-R: 514 → 512, as :func:`xstilts.pretraining.build_encoder`
@@ -32,7 +34,9 @@ line ``FILE: key.path: what was expected, got what was found``:
   the evaluation data: a language a phase *names* must have its files (the error names the file
   expected) — it is never skipped silently; with ``languages`` left out, the languages whose files
   are present are evaluated and the absent ones logged (as before), but a phase with no file at all
-  is an error; ``out`` is a directory or can be one, and the run folder stays inside it.
+  is an error; ``out`` is a directory or can be one, and the run folder stays inside it; a training
+  phase's data in a ``source_language`` other than English is there (its own file, or the
+  translated file beside the English one: the error names the file expected).
 
 Training files, corpora and fingerprints are :func:`xstilts.config.resolve`'s (a missing one is a
 :class:`~xstilts.errors.DataError` naming it), which runs right after this, still before ``--out``
@@ -41,6 +45,7 @@ is touched.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -48,7 +53,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from xstilts.config import ExperimentConfig, TaskSettings, _task_settings, check_name
+from xstilts.config import ENGLISH, ExperimentConfig, TaskSettings, _task_settings, check_name, source_languages
 from xstilts.errors import ConfigError, DataError, UnknownNameError
 
 # Encoders whose position ids start after the padding index (RoBERTa's
@@ -112,8 +117,12 @@ class _Checker:
         target = None
         intermediate: list[str] = []
         evaluations = []
+        trainings = []  # (key, phase, tasks) of phases trained in a language other than English
         for i, phase in enumerate(config.phases):
             key, kind = f"phases.{i}", getattr(phase, "kind", None)
+            if kind in ("intermediate", "target") and source_languages(phase) != (ENGLISH,):
+                self.languages(key, phase)
+                trainings.append((key, phase, list(getattr(phase, "tasks", None) or [phase.task])))
             if kind == "intermediate":
                 self.intermediate(key, phase, encoder)
                 intermediate += phase.tasks
@@ -129,6 +138,8 @@ class _Checker:
             self.out(Path(out))
         if resources and config.data_source == "files" and evaluations:
             self.data(evaluations)
+        if resources and config.data_source == "files" and trainings:
+            self.source_data(trainings)
 
     # ------------------------------------------------------------------ the encoder
 
@@ -225,7 +236,7 @@ class _Checker:
             if task.role == "pretraining" or task.format == "retrieval":
                 self.fail(f"{key}.tasks", f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on "
                           f"(intermediate tasks: {', '.join(_names(lambda t: t.role == 'intermediate'))})")
-            self.training_data(name)
+            self.training_data(name, phase)
             self.lengths(key, phase, task, encoder)
 
     def target(self, key: str, phase, encoder: Encoder, intermediate: list[str]):
@@ -239,7 +250,7 @@ class _Checker:
         if phase.head_init != "fresh" and phase.head_init not in intermediate:
             self.fail(f"{key}.head_init", f"must be 'fresh' or a task of an intermediate phase before the target "
                       f"({', '.join(intermediate) or 'none here'}), got {phase.head_init!r}")
-        self.training_data(task.name)
+        self.training_data(task.name, phase)
         self.lengths(key, phase, task, encoder)
         return task
 
@@ -286,8 +297,21 @@ class _Checker:
 
     # ------------------------------------------------------------------ data slices and lengths
 
-    def training_data(self, name: str) -> None:
-        """The ``train`` (and an explicit ``dev``) slice of a task a phase trains on has English data."""
+    def languages(self, key: str, phase) -> None:
+        """``source_language`` names languages of the registry (a typo is not a new language)."""
+        from xstilts.tasks import all_tasks
+
+        known = {lang for t in all_tasks() for lang in t.languages}
+        for code in source_languages(phase):
+            if code not in known:
+                close = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.5)
+                self.fail(f"{key}.source_language", f"no task has the language {code!r}"
+                          + (f" (did you mean {', '.join(map(repr, close))}?)" if close else ""))
+
+    def training_data(self, name: str, phase=None) -> None:
+        """The ``train`` (and an explicit ``dev``) slice of a task a phase trains on has data in
+        the phase's source languages (English by default; another language, or English to translate)."""
+        languages = source_languages(phase) if phase is not None else (ENGLISH,)
         task = self.task(name, f"tasks.{name}")
         settings = self.config.tasks.get(name) or TaskSettings()
         for role in ("train", "dev"):
@@ -302,9 +326,16 @@ class _Checker:
                 if data.split not in source.splits:
                     self.fail(f"{key}.split", f"{source.name} has no split {data.split!r} "
                               f"(splits: {', '.join(source.splits)}), got {data.split!r}")
-                if not source.has(data.split, "en"):
+                if ENGLISH in languages and not source.has(data.split, ENGLISH):
                     self.fail(key, f"{source.name}'s {data.split!r} split has no English examples (it has "
                               f"{_short(source.splits[data.split])}); a phase trains and selects on English data")
+                for lang in (x for x in languages if x != ENGLISH and not source.has(data.split, x)):
+                    if not source.has(data.split, ENGLISH):
+                        self.fail(key, f"{source.name}'s {data.split!r} split has no {lang!r} examples (source_language) "
+                                  f"and no English ones to translate (it has {_short(source.splits[data.split])})")
+                    if self.config.data_source == "hub":
+                        self.fail(key, f"{source.name}'s {data.split!r} split has no {lang!r} examples on the hub "
+                                  f"(source_language): translations are read from the data folder (data_source: files)")
             if data.stop is not None and data.stop >= 0 and data.start >= 0 and data.stop <= data.start:
                 self.fail(f"{key}.stop", f"must be greater than start ({data.start}), got {data.stop}")
             for j, entry in enumerate(data.exclude):
@@ -356,6 +387,41 @@ class _Checker:
         runs = (out / "runs").resolve()
         if (runs / f"{self.config.name}-0").resolve().parent != runs:
             self.fail("name", f"{self.config.name!r} would put the run folder outside {runs}")
+
+    def source_data(self, trainings) -> None:
+        """The files a phase trains and selects on in a language other than English exist: the
+        task's own, or the translation beside the English file (:func:`~xstilts.data.loading.translated_files`)."""
+        from xstilts import settings as data_settings
+        from xstilts.data.loading import TRANSLATED_DIR, is_translated, translated_files
+        from xstilts.tasks import get_task
+
+        try:
+            root = data_settings.data_dir(self.config.data_dir)
+        except ConfigError as err:
+            self.fail("data_dir", str(err))
+        for key, phase, names in trainings:
+            for name in names:
+                settings = self.config.tasks.get(name) or TaskSettings()
+                for role in ("train", "dev"):
+                    data = getattr(settings, role)
+                    source = get_task(data.task or name)
+                    for lang in source_languages(phase):
+                        if lang == ENGLISH or data.split not in source.splits:
+                            continue  # English files are resolve's to check, as before
+                        if is_translated(source, data.split, lang):
+                            parts = [source] if not source.components else [
+                                get_task(c) for c in source.components if get_task(c).has(data.split, ENGLISH)]
+                            missing = next((root / f for part in parts for f in translated_files(part, data.split, lang)
+                                            if not (root / f).exists()), None)
+                            how = (f" (a split without {lang!r} is read from a translation beside its English file: "
+                                   f"{TRANSLATED_DIR}/<its name>.{lang}.<extension>, docs/config.md)")
+                        elif source.has(data.split, lang):
+                            missing, how = _missing_file(source, data.split, lang, root), ""
+                        else:
+                            continue
+                        if missing is not None:
+                            self.fail(f"{key}.source_language", f"no {name} {role} data in {lang!r} "
+                                      f"(tasks.{name}.{role}: {source.name}/{data.split}): {missing} does not exist{how}")
 
     def data(self, evaluations) -> None:
         from xstilts import settings as data_settings

@@ -4,7 +4,10 @@ XQuAD is a translation of 240 paragraphs of SQuAD v1.1 dev (its ids are SQuAD's)
 shares articles with v1.1 dev, and a config that trains on "the first 800 SQuAD-dev questions" and
 scores XQuAD silently measures memory, not transfer. Before any training phase runs, the runner
 fingerprints that phase's English train and dev examples and the examples of every later
-evaluation phase and compares them (:func:`find_overlaps`).
+evaluation phase and compares them (:func:`find_overlaps`). A phase with a ``source_language``
+other than English is compared in each language it trains on: training on German dev sentences and
+scoring German dev is an overlap, scoring German test is not (nor are other languages' files,
+unless translations kept the source's ids, as XQuAD keeps SQuAD's).
 
 A fingerprint key is either
 
@@ -114,30 +117,37 @@ def without(examples: Sequence, others: Sequence) -> list:
     return [ex for ex in examples if not set(fingerprints([ex])) & keys]
 
 
-def slice_label(task: str, split: str, start: int = 0, stop: int | None = None) -> str:
-    """How a training slice is named in errors and records: ``squad_v1/dev[0:800]``."""
-    return f"{task}/{split}[{start}:{'' if stop is None else stop}]"
+def slice_label(task: str, split: str, start: int = 0, stop: int | None = None, language: str = "en") -> str:
+    """How a training slice is named in errors and records: ``squad_v1/dev[0:800]`` (English),
+    ``udpos/dev-de[0:200]`` (another source language)."""
+    where = split if language == "en" else f"{split}-{language}"
+    return f"{task}/{where}[{start}:{'' if stop is None else stop}]"
 
 
-def _selection_set(task: str, label: str) -> str:
-    """The evaluation-set name of a task's own English dev slice (``udpos/dev-en``)."""
-    return f"{task}/{label.partition('/')[2].partition('[')[0]}-en"
+def _selection_set(task: str, label: str, language: str = "en") -> str:
+    """The evaluation-set name of a task's own dev slice in ``language`` (``udpos/dev-en``)."""
+    where = label.partition("/")[2].partition("[")[0]
+    return f"{task}/{where if language != 'en' else where + '-en'}"
 
 
-def check_experiment(config, english: Callable, evaluated: Callable, languages: Callable) -> dict[int, list[Overlap]]:
-    """Overlaps per training phase index of ``config``: its English train and dev examples against
-    the examples of every later evaluation phase (``zero_shot_eval``, ``retrieval_eval``: the sets
-    each phase kind says it trains on and evaluates, :mod:`xstilts.pipeline.phases`).
+def check_experiment(config, source: Callable, evaluated: Callable, languages: Callable) -> dict[int, list[Overlap]]:
+    """Overlaps per training phase index of ``config``: its train and dev examples, in each of its
+    source languages, against the examples of every later evaluation phase (``zero_shot_eval``,
+    ``retrieval_eval``: the sets each phase kind says it trains on and evaluates,
+    :mod:`xstilts.pipeline.phases`).
 
-    One pair is not a contamination and is left out: a phase's *own* English dev slice against the
-    same task's English dev split — the set the model is selected on, scored as such (its English dev
-    number is a selection score, as everywhere; zero-shot languages are other files).
+    One pair is not a contamination and is left out: a phase's *own* dev slice against the same
+    task's dev split in the same language — the set the model is selected on, scored as such (its
+    dev number is a selection score, as everywhere; zero-shot languages are other files). A
+    *training* slice taken from a dev split is never left out: training on German dev and scoring
+    German dev is an overlap.
 
     The runner passes its own data access, so the guard sees exactly what the run reads:
-    ``english(task, role, limit) -> (label, examples)`` — a task's English train/dev examples as
-    the phase trains and selects on them; ``evaluated(task, split, language, limit) -> examples``;
-    ``languages(task, split, requested) -> [language, ...]``.
+    ``source(task, role, limit, language) -> (label, examples)`` — a task's train/dev examples in
+    ``language`` as the phase trains and selects on them; ``evaluated(task, split, language, limit)
+    -> examples``; ``languages(task, split, requested) -> [language, ...]``.
     """
+    from xstilts.config import source_languages
     from xstilts.pipeline.phases import get_phase_kind
     from xstilts.tasks import get_task
 
@@ -159,10 +169,12 @@ def check_experiment(config, english: Callable, evaluated: Callable, languages: 
         args = kind.training_args(phase)
         trained = []
         for task in map(get_task, kind.trains_on(phase)):
-            for role, limit in (("train", args.max_train_examples), ("dev", args.max_eval_examples)):
-                label, examples = english(task, role, limit)
-                own = _selection_set(task.name, label) if role == "dev" and label.startswith(f"{task.name}/") else None
-                trained.append((f"{label} ({task.name} {role})", examples, own))
+            for lang in source_languages(phase):
+                for role, limit in (("train", args.max_train_examples), ("dev", args.max_eval_examples)):
+                    label, examples = source(task, role, limit, lang)
+                    own = (_selection_set(task.name, label, lang)
+                           if role == "dev" and label.startswith(f"{task.name}/") else None)
+                    trained.append((f"{label} ({task.name} {role})", examples, own))
         later = []
         for j in range(i + 1, len(config.phases)):
             for name, splits, requested, limit in get_phase_kind(config.phases[j].kind).evaluates(config, j):

@@ -21,9 +21,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from xstilts import settings as xsettings
-from xstilts.config import ExperimentConfig, ResolvedConfig
+from xstilts.config import ENGLISH, ExperimentConfig, ResolvedConfig, source_languages
 from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
-from xstilts.data.loading import load_examples, resolve_files
+from xstilts.data.loading import is_translated, load_examples, resolve_files
 from xstilts.errors import ConfigError
 from xstilts.formats import FEATURIZATION_VERSION, get_format
 from xstilts.formats.base import Features
@@ -34,6 +34,12 @@ from xstilts.tasks import Task, get_task
 from xstilts.training import distributed
 
 FEATURIZE_CHUNK = 2000
+
+
+def language_label(name: str, languages: Sequence[str]) -> str:
+    """How rows name a task trained in other source languages (``udpos[de]``, ``syn_nli[en+xa]``):
+    a condition of its own in tables and the report; an English-trained task keeps its name."""
+    return name if tuple(languages) == (ENGLISH,) else f"{name}[{'+'.join(languages)}]"
 
 
 @dataclass
@@ -48,10 +54,12 @@ class Run:
     cache: FeatureCache
     progress: bool
     resolved: ResolvedConfig  # every effective setting and data fingerprint, resolved once
-    intermediate: list[str] = field(default_factory=list)
+    intermediate: list[str] = field(default_factory=list)  # as rows name them (language_label)
     intermediate_max_len: int | None = None
     compute_policy: str | None = None
-    target: str | None = None
+    target: str | None = None  # the target task (its head's name)
+    intermediate_languages: tuple[str, ...] = ()  # source languages of the intermediate phases so far
+    target_languages: tuple[str, ...] = (ENGLISH,)  # the target phase's source languages
     labels: dict[str, tuple[str, ...]] = field(default_factory=dict)  # data-derived label lists (CCG)
     excluded: dict[str, list] = field(default_factory=dict)  # DataSlice.exclude entry → its examples, read once
 
@@ -68,13 +76,35 @@ class Run:
 
             tqdm.write(line)
 
+    def add_intermediate(self, phase) -> None:
+        """Name an intermediate phase's tasks in later rows (with their source languages)."""
+        languages = source_languages(phase)
+        self.intermediate += [language_label(t, languages) for t in phase.tasks]
+        self.intermediate_languages = tuple(dict.fromkeys(self.intermediate_languages + languages))
+
+    @property
+    def target_label(self) -> str | None:
+        """The target as rows name it: ``udpos``, or ``udpos[de]`` when trained in German."""
+        return None if self.target is None else language_label(self.target, self.target_languages)
+
+    def language_fields(self) -> dict[str, str]:
+        """The source languages rows carry when a phase before them trained in another language
+        than English (none otherwise: English rows stay as they were)."""
+        out = {}
+        if self.intermediate_languages and self.intermediate_languages != (ENGLISH,):
+            out["intermediate_source_language"] = "+".join(self.intermediate_languages)
+        if self.target is not None and self.target_languages != (ENGLISH,):
+            out["source_language"] = "+".join(self.target_languages)
+        return out
+
     def rows(self, phase: str, task: str, language: str, split: str, metrics: dict[str, float], n: int,
              **extra) -> list[dict]:
+        languages = self.language_fields()
         return [make_row(run_id=self.resolved.run_id, config_hash=self.resolved.config_hash(), phase=phase,
                          intermediate=list(self.intermediate), intermediate_max_len=self.intermediate_max_len,
-                         compute_policy=self.compute_policy, target=self.target, task=task, language=language,
+                         compute_policy=self.compute_policy, target=self.target_label, task=task, language=language,
                          split=split, metric=m,
-                         value=float(v), n=n, seed=self.config.seed, **extra)
+                         value=float(v), n=n, seed=self.config.seed, **extra) | languages
                 for m, v in metrics.items() if v is not None]
 
     def example_rows(self, phase: str, task: Task, language: str, split: str, examples: Sequence,
@@ -92,8 +122,8 @@ class Run:
                 member[int(i)].append(name)
         common = {"run_id": self.resolved.run_id, "config_hash": self.resolved.config_hash(), "phase": phase,
                   "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
-                  "compute_policy": self.compute_policy, "target": self.target, "task": task.name, "language": language, "split": split,
-                  "seed": self.config.seed, "metric": task.metric}
+                  "compute_policy": self.compute_policy, "target": self.target_label, "task": task.name, "language": language, "split": split,
+                  "seed": self.config.seed, "metric": task.metric, **self.language_fields()}
         return [{**common, "example_id": ex.id, "length": int(n), "buckets": b,
                  "stats": {k: v for k, v in st.items() if k != "id"}}
                 for ex, n, b, st in zip(examples, lengths, member, stats)]
@@ -110,8 +140,9 @@ class Run:
             s["labels"] = self.labels.get(task.name) or s["labels"]
         return s
 
-    def examples(self, task: Task, split: str, language: str, limit: int | None) -> list:
-        examples = load_examples(task, split, language, data_dir=self.config.data_dir, source=self.config.data_source)
+    def examples(self, task: Task, split: str, language: str, limit: int | None, *, translated: bool = False) -> list:
+        examples = load_examples(task, split, language, data_dir=self.config.data_dir, source=self.config.data_source,
+                                 translated=translated)
         return examples[:limit] if limit else examples
 
     def english(self, task: Task, role: str, limit: int | None) -> list:
@@ -120,15 +151,37 @@ class Run:
 
     def english_slice(self, task: Task, role: str, limit: int | None) -> tuple[str, list]:
         """:meth:`english` with a label saying where the examples come from (for the overlap guard)."""
+        return self.source_slice(task, role, limit, ENGLISH)
+
+    def source_examples(self, task: Task, role: str, limit: int | None,
+                        languages: Sequence[str]) -> list[tuple[str, list]]:
+        """``(language, examples)`` of ``task``'s ``train`` or ``dev`` slice in each source language
+        (``limit`` applies per language)."""
+        return [(lang, self.source_slice(task, role, limit, lang)[1]) for lang in languages]
+
+    def source_features(self, task: Task, split: str, per_language: Sequence[tuple[str, list]], s: dict) -> Features:
+        """Features of :meth:`source_examples`' examples, one table in that order (each language
+        featurized and cached on its own; English alone is exactly :meth:`features`)."""
+        if len(per_language) == 1:
+            lang, examples = per_language[0]
+            return self.features(task, split, lang, examples, s)
+        return Features.concat([self.features(task, split, lang, ex, s) for lang, ex in per_language],
+                               [len(ex) for _, ex in per_language])
+
+    def source_slice(self, task: Task, role: str, limit: int | None, language: str = ENGLISH) -> tuple[str, list]:
+        """``task``'s ``train`` or ``dev`` examples in ``language``, from its :class:`DataSlice`
+        setting, with a label saying where they come from (for the overlap guard). A split the
+        source task lacks in ``language`` but has in English is read from its translated files
+        (:func:`xstilts.data.loading.translated_files`); a split it has in neither gives none."""
         data = self.resolved.data_slice(task.name, role)
         source = get_task(data.task) if data.task else task
         if source.format != task.format or (source.labels or None) != (task.labels or None):
             raise ConfigError(f"tasks.{task.name}.{role}: {source.name} data does not fit {task.name} "
                               f"(format {source.format} vs {task.format}, labels {source.labels} vs {task.labels})")
-        label = overlap.slice_label(source.name, data.split, data.start, data.stop)
-        if not source.has(data.split, "en"):
+        label = overlap.slice_label(source.name, data.split, data.start, data.stop, language)
+        if not source.has(data.split, language) and not is_translated(source, data.split, language):
             return label, []
-        examples = self.examples(source, data.split, "en", None)
+        examples = self.examples(source, data.split, language, None, translated=True)
         if data.exclude:
             examples = overlap.without(examples, [ex for name in data.exclude for ex in self._excluded(name)])
             label += f" without {'+'.join(data.exclude)}"

@@ -160,7 +160,7 @@ def _guard_overlap(run: Run, stop: int | None = None) -> dict[int, list[overlap.
                and not (_shared_dir(run, i) / "done.json").exists()]
     if checked.exists() and not (pending and config.allow_overlap):
         return {}
-    found = overlap.check_experiment(config, run.english_slice, run.examples, run.languages)
+    found = overlap.check_experiment(config, run.source_slice, run.examples, run.languages)  # every source language
     if not found:
         run.log("overlap guard: no training or dev example is among the evaluated ones")
         _write_text(checked, json.dumps({"overlaps": 0}))

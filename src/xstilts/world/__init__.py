@@ -5,7 +5,10 @@ Four languages (``en`` and the generated ``xa``, ``xb``, ``xc``; see
 between them (:mod:`xstilts.world.facts`). :func:`generate` writes, in the real file layouts:
 
 * English intermediate tasks ``syn_nli`` (ANLI jsonl), ``syn_story`` (HellaSwag jsonl),
-  ``syn_longqa`` (SQuAD v1.1, long documents), ``syn_tags`` (CCG ``.stagged``);
+  ``syn_longqa`` (SQuAD v1.1, long documents), ``syn_tags`` (CCG ``.stagged``), and (knob
+  ``translations``) their train and dev sets in the other languages — the same items rendered by
+  each language's grammar, same ids and labels, in the same schema — where translate-train
+  (``source_language: [en, xa, xb, xc]``) reads them: ``<folder>/translated/<name>.<lang>.<ext>``;
 * targets in XTREME's ``download/`` + ``labels/`` layout: ``syn_xnli``, ``syn_qa`` (a question
   family disjoint from ``syn_longqa``'s), ``syn_pos``, ``syn_tatoeba``;
 * monolingual, non-parallel corpora ``corpora/{train,dev}.<lang>.txt`` (task ``syn_mlm``).
@@ -37,6 +40,8 @@ from xstilts.world.tasks import QUESTIONS_OF, Context, nli_items, qa_docs, sente
 FORMAT_VERSION = 1
 TARGET_LANGUAGES = CODES
 RETRIEVAL_LANGUAGES = tuple(c for c in CODES if c != "en")
+TRANSLATED_LANGUAGES = RETRIEVAL_LANGUAGES  # what the English intermediate tasks are also written in
+INTERMEDIATE_TASKS = ("syn_nli", "syn_story", "syn_longqa", "syn_tags")
 
 
 def stream(seed: int, name: str) -> np.random.Generator:
@@ -118,11 +123,13 @@ def generate(out_dir: str | Path, *, seed: int = 0, size: str = "demo", **overri
     def write(root: Path) -> dict:
         w = Writer(root, world, header)
         t = world.tasks
+        # The translations of the intermediate tasks render the English items in every other language.
+        inter = ["en", *TRANSLATED_LANGUAGES] if world.config.translations else ["en"]
         for split in ("train", "dev"):
-            w.anli("syn_nli", split, t["syn_nli"][split])
-            w.hellaswag("syn_story", split, t["syn_story"][split])
-            w.squad("syn_longqa", split, t["syn_longqa"][split], ["en"])
-            w.stagged("syn_tags", split, t["syn_tags"][split])
+            w.anli("syn_nli", split, t["syn_nli"][split], inter)
+            w.hellaswag("syn_story", split, t["syn_story"][split], inter)
+            w.squad("syn_longqa", split, t["syn_longqa"][split], inter)
+            w.stagged("syn_tags", split, t["syn_tags"][split], inter)
         for split in ("train", "dev", "test"):
             langs = ["en"] if split == "train" else list(TARGET_LANGUAGES)
             w.pair_tsv("syn_xnli", split, t["syn_xnli"][split], langs)
@@ -141,6 +148,7 @@ def generate(out_dir: str | Path, *, seed: int = 0, size: str = "demo", **overri
             "anchors": {"shared": len([x for x in world.context.vocab.anchors if x in world.context.lexicon.shared]),
                         "total": len(world.context.vocab.anchors)},
             "counts": w.counts,
+            "translations": translations_summary(world.config.translations),
             "corpora": corpora,
             "lengths": w.lengths,
             "files": file_table(root),
@@ -149,6 +157,20 @@ def generate(out_dir: str | Path, *, seed: int = 0, size: str = "demo", **overri
         return manifest
 
     return atomic_dir(Path(out_dir), write)
+
+
+def translations_summary(enabled: bool) -> dict:
+    """The manifest's record of the translated intermediate files: languages, and per task and
+    split the file of each language (relative to the world folder)."""
+    from xstilts.data.loading import translated_files
+    from xstilts.tasks import get_task
+
+    if not enabled:
+        return {"languages": [], "files": {}}
+    files = {task: {split: {lang: translated_files(get_task(task), split, lang)[0].as_posix()
+                            for lang in TRANSLATED_LANGUAGES} for split in ("train", "dev")}
+             for task in INTERMEDIATE_TASKS}
+    return {"languages": list(TRANSLATED_LANGUAGES), "files": files}
 
 
 __all__ = ["PRESETS", "World", "WorldConfig", "build", "generate", "stream"]

@@ -56,6 +56,9 @@ class WorldConfig:
     # syn_tatoeba in groups of minimal variants sharing every anchor (statement / negation,
     # lives / visited, the two people swapped, story ending): the words around the anchors decide.
     tatoeba_variants: bool = False
+    # The English intermediate tasks' train and dev sets also in xa/xb/xc (the same items rendered
+    # in each language, in the same files' schema under translated/): the translate-train baseline.
+    translations: bool = True
     # Examples per task and split (dev/test of targets: per language, parallel across languages).
     sizes: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
@@ -85,6 +88,7 @@ PRESETS: dict[str, WorldConfig] = {
     # Unit tests: a few seconds, every file and layout, a few long QA documents.
     "tiny": WorldConfig(
         n_names=60, n_cities=12, corpus_sentences=400, corpus_dev_sentences=40,
+        translations=False,  # the unit tests' world stays minimal; translations=True adds them
         qa_doc_sentences=(2, 240), longqa_doc_sentences=(2, 240),
         sizes=_sizes(nli=(40, 20), story=(40, 20), longqa=(24, 10), tags=(40, 20),
                      xnli=(40, 20, 20), qa=(24, 10, 10), pos=(40, 20, 20), tatoeba=20),

@@ -5,7 +5,10 @@ gold-file templates), so the files and the registry cannot drift apart. Formats,
 where the original tools define them:
 
 * ANLI jsonl (``uid, context, hypothesis, label e/n/c, reason``), HellaSwag jsonl, SQuAD v1.1
-  JSON, C&C ``.stagged`` (with its ``# `` provenance header);
+  JSON, C&C ``.stagged`` (with its ``# `` provenance header); their translations into the other
+  languages (the same items rendered in each, same ids and labels) in the same schema, where
+  translate-train reads them: ``<folder>/translated/<name>.<lang>.<ext>``
+  (:func:`xstilts.data.loading.translated_files`);
 * XTREME ``download/``: pair TSVs written by ``csv.writer(delimiter='\\t')`` (CRLF line ends, as
   XTREME's ``xnli_preprocess``), ``token<TAB>tag`` files with a blank line between sentences, QA
   test files blanked exactly as ``remove_qa_test_annotations`` does (one paragraph per question,
@@ -34,6 +37,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from xstilts.data.loading import is_translated, translated_files
 from xstilts.errors import ConfigError
 from xstilts.tasks import get_task
 from xstilts.world.languages import CODES, LANGUAGES, PUNCT
@@ -60,6 +64,8 @@ class Writer:
 
     def path(self, task: str, split: str, lang: str, gold: bool = False) -> Path:
         t = get_task(task)
+        if not gold and is_translated(t, split, lang):  # an English-only split in another language
+            return self.root / translated_files(t, split, lang)[0]
         template = t.gold_files[split] if gold else t.files[split][0]
         return self.root / template.format(language=lang)
 
@@ -81,18 +87,19 @@ class Writer:
 
     # ------------------------------------------------------------------ sentence pairs
 
-    def anli(self, task: str, split: str, items: list[PairItem]) -> None:
-        lines, lengths, meta = [], [], []
-        for item in items:
-            premise, hyp = self.render(list(item.premise), "en"), self.render(item.hypothesis, "en")
-            lines.append(json.dumps({"uid": item.id, "context": premise.text, "hypothesis": hyp.text,
-                                     "label": ANLI_CODES[item.label], "reason": item.construction}))
-            lengths.append(len(premise.tokens) + len(hyp.tokens))
-            meta.append({"id": item.id, "label": item.label, "construction": item.construction,
-                         "premise_facts": len(item.premise)})
-        self.text(self.path(task, split, "en"), "".join(x + "\n" for x in lines))
-        self.record(task, split, "en", len(items), lengths, "premise+hypothesis tokens")
-        self.meta(task, split, "en", meta)
+    def anli(self, task: str, split: str, items: list[PairItem], langs: Iterable[str] = ("en",)) -> None:
+        for lang in langs:
+            lines, lengths, meta = [], [], []
+            for item in items:
+                premise, hyp = self.render(list(item.premise), lang), self.render(item.hypothesis, lang)
+                lines.append(json.dumps({"uid": item.id, "context": premise.text, "hypothesis": hyp.text,
+                                         "label": ANLI_CODES[item.label], "reason": item.construction}))
+                lengths.append(len(premise.tokens) + len(hyp.tokens))
+                meta.append({"id": item.id, "label": item.label, "construction": item.construction,
+                             "premise_facts": len(item.premise)})
+            self.text(self.path(task, split, lang), "".join(x + "\n" for x in lines))
+            self.record(task, split, lang, len(items), lengths, "premise+hypothesis tokens")
+            self.meta(task, split, lang, meta)
 
     def pair_tsv(self, task: str, split: str, items: list[PairItem], langs: Iterable[str]) -> None:
         for lang in langs:
@@ -112,23 +119,24 @@ class Writer:
 
     # ------------------------------------------------------------------ stories
 
-    def hellaswag(self, task: str, split: str, items: list[StoryItem]) -> None:
-        lines, lengths = [], []
-        for ind, item in enumerate(items):
-            ctx_a = self.render(list(item.context), "en")
-            endings = [self.render(e, "en") for e in item.endings]
-            subject = endings[item.label].tokens[0]
-            if any(e.tokens[0] != subject for e in endings):  # pragma: no cover - builder invariant
-                raise AssertionError(f"{item.id}: endings do not share their subject")
-            texts = [" ".join(e.tokens[1:]) for e in endings]
-            lines.append(json.dumps({
-                "ind": ind, "activity_label": "synthetic story", "ctx_a": ctx_a.text, "ctx_b": subject,
-                "ctx": f"{ctx_a.text} {subject}", "split": "val" if split == "dev" else split,
-                "split_type": "indomain", "label": item.label, "endings": texts, "source_id": item.id}))
-            lengths.append(len(ctx_a.tokens) + 1 + max(len(e.tokens) - 1 for e in endings))
-        self.text(self.path(task, split, "en"), "".join(x + "\n" for x in lines))
-        self.record(task, split, "en", len(items), lengths, "context+ending tokens")
-        self.meta(task, split, "en", [{"id": i.id, "relation": i.relation, "label": i.label} for i in items])
+    def hellaswag(self, task: str, split: str, items: list[StoryItem], langs: Iterable[str] = ("en",)) -> None:
+        for lang in langs:
+            lines, lengths = [], []
+            for ind, item in enumerate(items):
+                ctx_a = self.render(list(item.context), lang)
+                endings = [self.render(e, lang) for e in item.endings]
+                subject = endings[item.label].tokens[0]
+                if any(e.tokens[0] != subject for e in endings):  # pragma: no cover - builder invariant
+                    raise AssertionError(f"{item.id}: endings do not share their subject ({lang})")
+                texts = [" ".join(e.tokens[1:]) for e in endings]
+                lines.append(json.dumps({
+                    "ind": ind, "activity_label": "synthetic story", "ctx_a": ctx_a.text, "ctx_b": subject,
+                    "ctx": f"{ctx_a.text} {subject}", "split": "val" if split == "dev" else split,
+                    "split_type": "indomain", "label": item.label, "endings": texts, "source_id": item.id}))
+                lengths.append(len(ctx_a.tokens) + 1 + max(len(e.tokens) - 1 for e in endings))
+            self.text(self.path(task, split, lang), "".join(x + "\n" for x in lines))
+            self.record(task, split, lang, len(items), lengths, "context+ending tokens")
+            self.meta(task, split, lang, [{"id": i.id, "relation": i.relation, "label": i.label} for i in items])
 
     # ------------------------------------------------------------------ extractive QA
 
@@ -166,15 +174,18 @@ class Writer:
 
     # ------------------------------------------------------------------ tagging
 
-    def stagged(self, task: str, split: str, sentences: list[Sentence]) -> None:
-        lines = [f"# this file was generated by the following command(s):\n#   {self.header}\n\n"]
-        lengths = []
-        for s in sentences:
-            r = self.render(s, "en")
-            lines.append(" ".join(f"{t}|{w.ptb}|{w.ccg}" for t, w in zip(r.tokens, r.words)) + "\n")
-            lengths.append(len(r.tokens))
-        self.text(self.path(task, split, "en"), "".join(lines))
-        self.record(task, split, "en", len(sentences), lengths, "sentence tokens")
+    def stagged(self, task: str, split: str, sentences: list[Sentence], langs: Iterable[str] = ("en",)) -> None:
+        # In another language each word keeps its lexeme's English tags (projected word by word, as
+        # translate-train projects labels): in xb/xc the categories' slashes no longer match the order.
+        for lang in langs:
+            lines = [f"# this file was generated by the following command(s):\n#   {self.header}\n\n"]
+            lengths = []
+            for s in sentences:
+                r = self.render(s, lang)
+                lines.append(" ".join(f"{t}|{w.ptb}|{w.ccg}" for t, w in zip(r.tokens, r.words)) + "\n")
+                lengths.append(len(r.tokens))
+            self.text(self.path(task, split, lang), "".join(lines))
+            self.record(task, split, lang, len(sentences), lengths, "sentence tokens")
 
     def conll(self, task: str, split: str, sentences: list[Sentence], langs: Iterable[str]) -> None:
         for lang in langs:

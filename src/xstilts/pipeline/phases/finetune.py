@@ -1,6 +1,10 @@
-"""Fine-tuning on English task data, shared by the ``intermediate`` and ``target`` phase kinds:
+"""Fine-tuning on task data, shared by the ``intermediate`` and ``target`` phase kinds:
 build heads and features, train with dev-set selection, record truncation and dev numbers, save —
 or, when the shared folder already holds the finished phase, reload its model.
+
+The data is English unless the phase sets ``source_language``: then each task's train slice is read
+in every listed language (translated files where the split lacks one) and mixed into the task's one
+training stream, and the model is selected on the mean over the dev slices of every task and language.
 
 The two kinds differ only in what they set on the run (the names result rows carry) and in a few
 arguments (the intermediate ``max_length``, the target's ``head_init``); see their modules.
@@ -14,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from xstilts.config import TrainingArgs
+from xstilts.config import ENGLISH, TrainingArgs, source_languages
 from xstilts.data.lengths import windows_per_example
 from xstilts.errors import ConfigError
 from xstilts.formats import get_format
@@ -43,12 +47,16 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
                 overlaps: Sequence[overlap.Overlap] = (), done_info: dict | None = None) -> None:
     """Build heads, features, train, select, save. ``index``: the phase's position among the
     fine-tuning phases (seeds heads and batches); ``done_info``: what the kind adds to ``done.json``."""
+    languages = source_languages(phase)
     streams, dev, stats = [], [], []
     for task in tasks:
         fmt = get_format(task.format)
-        train_examples = run.english(task, "train", args.max_train_examples)
-        if not train_examples:
-            raise ConfigError(f"{task.name}: no English training examples (set tasks.{task.name}.train)")
+        per_language = run.source_examples(task, "train", args.max_train_examples, languages)
+        train_examples = [ex for _, exs in per_language for ex in exs]
+        empty = [lang for lang, exs in per_language if not exs]
+        if empty:
+            what = "English" if empty == [ENGLISH] else f"{'/'.join(empty)} (source_language)"
+            raise ConfigError(f"{task.name}: no {what} training examples (set tasks.{task.name}.train)")
         if task.labels is None and hasattr(fmt, "label_list_from"):  # CCG: tags read from its training data
             run.labels[task.name] = fmt.label_list_from(train_examples)
         s = run.settings(task, max_length)
@@ -56,24 +64,26 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
             seed_everything(run.config.seed + 1000 * index)  # head init independent of earlier phases
             run.model.add_head(task.name, head_spec_for(task, s.get("labels"), dropout=args.dropout),
                                init_from=None if head_init in (None, "fresh") else head_init)
-        feats = run.features(task, "train", "en", train_examples, s)
+        feats = run.source_features(task, "train", per_language, s)
         streams.append(TrainStream(task.name, feats, fmt.TARGET_COLUMNS, example_ids=[ex.id for ex in train_examples]))
         extra = fmt.train_stats(train_examples, feats) if hasattr(fmt, "train_stats") else {}
         stats.append((task, streams[-1], len(train_examples), extra))
-        dev_examples = run.english(task, "dev", args.max_eval_examples)
-        if dev_examples:
-            scorer = dev_scorer(task.name, run.resolved.data_slice(task.name, "dev"))
-            dev.append((task, scorer, dev_examples, run.features(task, "dev", "en", dev_examples, s), s))
-    run.log(f"phase {phase.kind}: {', '.join(t.name for t in tasks)}; train examples "
+        for lang, dev_examples in run.source_examples(task, "dev", args.max_eval_examples, languages):
+            if dev_examples:
+                scorer = dev_scorer(task.name, run.resolved.data_slice(task.name, "dev"))
+                dev.append((task, scorer, dev_examples, run.features(task, "dev", lang, dev_examples, s), s, lang))
+    run.log(f"phase {phase.kind}: {', '.join(t.name for t in tasks)}"
+            + ("" if languages == (ENGLISH,) else f" in {'+'.join(languages)}") + "; train examples "
             f"{', '.join(f'{s.head}={len(s.features)} rows' for s in streams)}")
 
     def evaluate(model) -> dict[str, float]:
         out, mains = {}, []
-        for task, scorer, ex, feats, s in dev:
-            result = evaluation.evaluate(model, task.name, scorer, ex, feats, settings=s, language="en",
+        for task, scorer, ex, feats, s, lang in dev:
+            result = evaluation.evaluate(model, task.name, scorer, ex, feats, settings=s, language=lang,
                                          batch_size=args.per_device_eval_batch_size,
                                          pad_token_id=run.tokenizer.pad_token_id)
-            out |= {f"{task.name}.{k}": v for k, v in result.metrics.items()}
+            name = task.name if len(languages) == 1 else f"{task.name}.{lang}"  # a mix: one key per language
+            out |= {f"{name}.{k}": v for k, v in result.metrics.items()}
             mains.append(main_metric_value(result.metrics))
         out["selection"] = float(np.mean(mains))
         return out
@@ -90,23 +100,26 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
                   "compute_policy": getattr(phase, "compute_policy", None), "tasks": {}}
     if result.oom_retries:  # trained at a smaller per-device batch than asked (same effective batch)
         truncation |= {"gradient_accumulation_steps": result.gradient_accumulation_steps, "oom_retries": result.oom_retries}
-    rows = run.rows(phase.kind, "+".join(t.name for t in tasks), "en", "train", {"tokens_seen": result.tokens_seen},
+    trained_in = "+".join(languages)
+    rows = run.rows(phase.kind, "+".join(t.name for t in tasks), trained_in, "train", {"tokens_seen": result.tokens_seen},
                     sum(len(st.features) for st in streams))
     for task, stream, n_examples, extra in stats:
         windows = windows_per_example(stream.features, n_examples)
         t = {"examples": n_examples, "windows_per_example": float(windows.mean()),
              "share_truncated": float(np.mean(windows > 1)), **extra}
         truncation["tasks"][task.name] = t
-        rows += run.rows(phase.kind, task.name, "en", "train", {k: v for k, v in t.items() if k != "examples"}, n_examples)
+        rows += run.rows(phase.kind, task.name, trained_in, "train", {k: v for k, v in t.items() if k != "examples"},
+                         n_examples)
     run.log(f"phase {phase.kind} truncation: {json.dumps(truncation)}")
-    for task, scorer, ex, feats, s in dev:  # the selected model's English dev numbers
-        r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language="en",
+    for task, scorer, ex, feats, s, lang in dev:  # the selected model's dev numbers (English unless source_language)
+        r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language=lang,
                                 batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
-        rows += run.rows(phase.kind, task.name, "en", "dev", r.metrics, r.n)
+        rows += run.rows(phase.kind, task.name, lang, "dev", r.metrics, r.n)
     if distributed.is_main():
         run.model.save(phase_dir / "model")
     finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
                                   **(done_info or {}),
+                                  **({} if languages == (ENGLISH,) else {"source_language": list(languages)}),
                                   "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()},
                                   **({"overlap": [o.as_dict() for o in overlaps]} if overlaps else {})})
 

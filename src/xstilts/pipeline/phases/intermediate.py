@@ -37,7 +37,7 @@ class Intermediate(PhaseKind):
         run.compute_policy = phase.compute_policy
         finetune.train_or_reload(run, phase, tasks, self.training_args(phase), folder, load_model=load_model,
                                  index=ordinal, max_length=phase.max_length, overlaps=overlaps)
-        run.intermediate += phase.tasks
+        run.add_intermediate(phase)  # later rows name its tasks (and source languages other than English)
 
 
 def _common(values: list[int]) -> int | None:

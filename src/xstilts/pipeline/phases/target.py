@@ -1,10 +1,13 @@
-"""``target``: fine-tune on the target task's English training data (:mod:`.finetune`); its head
-may start from an intermediate task's (``head_init``).
+"""``target``: fine-tune on the target task's training data (:mod:`.finetune`) — English, or the
+phase's ``source_language`` (one or several; a split the task lacks in a language is read from its
+translated files); its head may start from an intermediate task's (``head_init``).
 
-Reads the model of the phases before it and the target's English train/dev slices; writes the
-trained model to ``OUT/shared/target-<key>``. The key holds what the target trains on, not its
-name (:meth:`Target.key`), so XQuAD, MLQA and TyDiQA-GoldP trained on the same SQuAD slices are
-one model, reloaded under each name.
+Reads the model of the phases before it and the target's train/dev slices in its source languages;
+writes the trained model to ``OUT/shared/target-<key>``. The key holds what the target trains on, not
+its name (:meth:`Target.key`), so XQuAD, MLQA and TyDiQA-GoldP trained on the same SQuAD slices are
+one model, reloaded under each name; a source language other than English is part of it (the
+phase's ``source_language`` and the fingerprints of the files read in it). Rows name a target
+trained in another language ``<task>[<languages>]`` (``udpos[de]``): a condition of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+from xstilts.config import source_languages
 from xstilts.pipeline.phases import PhaseKind, finetune, register
 from xstilts.pipeline.run import Run
 from xstilts.tasks import get_task
@@ -25,7 +29,7 @@ class Target(PhaseKind):
     trains = True
     reads_model = True
     writes = "shared"
-    reads = "English train/dev slices of the target task"
+    reads = "train/dev slices of the target task in its source languages (default English)"
 
     def trains_on(self, phase) -> list[str]:
         return [phase.task]
@@ -42,7 +46,7 @@ class Target(PhaseKind):
 
     def run(self, run: Run, phase, index: int, folder: Path, *, load_model: bool = True, ordinal: int,
             overlaps: Sequence = (), **context) -> None:
-        run.target = phase.task
+        run.target, run.target_languages = phase.task, source_languages(phase)
         finetune.train_or_reload(run, phase, [get_task(phase.task)], self.training_args(phase), folder,
                                  load_model=load_model, index=ordinal, head_init=phase.head_init,
                                  overlaps=overlaps, done_info={"target": run.target})
