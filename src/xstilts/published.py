@@ -89,7 +89,7 @@ PUBLISHED: tuple[Published, ...] = (
               "X-STILTs (best intermediate task per target) minus XLM-R large on the XTREME benchmark"),
 )
 
-UNVERIFIED = ("not verified, left out: the XTREME paper's XLM-R large table (Hu et al. 2020; UD-POS, BUCC, Tatoeba "
+UNVERIFIED = ("Not verified, so left out: the XTREME paper's XLM-R large table (Hu et al. 2020; UD-POS, BUCC, Tatoeba "
               "and the overall XTREME score among them) and Phang et al.'s own tables (their XLM-R baseline, the "
               "best intermediate task per target, the leaderboard submission per task)")
 

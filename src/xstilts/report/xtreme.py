@@ -170,7 +170,7 @@ def xtreme_section(ctx: Context) -> Section:
         sec.add(_published_table(xlmr))
         gain = [x for x in PUBLISHED if x.what == "xtreme_gain"]
         for x in gain:
-            sec.add(p(f"{x.source}: {x.note}: +{x.value:.1f} points ({x.split})."))
+            sec.add(p(f"{x.source}: {x.note}: +{x.value:.1f} points."))
         sec.add(Note("The comparison needs XTREME's full test sets: the published numbers average every language "
                      "of every test set, so ours are left blank where a task (or category) is partial. "
                      + UNVERIFIED + ".", missing=False))
@@ -220,7 +220,8 @@ def _published_table(units: list[XtremeUnit]) -> Table:
     for x in items:
         what = GROUP_LABELS.get(x.what, "mean of 3 categories (no retrieval)" if x.what == THREE_CATEGORIES else x.what)
         ours = [comparable(u, x) for u in units]
-        rows.append([x.model, what, "XTREME task score" if x.metric == "avg_metric" else x.metric, x.split, x.value]
+        rows.append([x.model, what, "mean of XTREME task scores" if x.metric == "avg_metric" else x.metric, x.split,
+                     x.value]
                     + ours)
         records.append({"model": x.model, "what": x.what, "metric": x.metric, "split": x.split, "published": x.value,
                         "source": x.source, "note": x.note}
