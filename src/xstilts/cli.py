@@ -215,6 +215,28 @@ def score(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@app.command("export-xtreme")
+@_clean_errors
+def export_xtreme(
+    out: Path = typer.Argument(..., help="run output folder (the --out of `xstilts run` / `xstilts study`)"),
+    to: Path = typer.Option(..., "--to", help="folder to write (an earlier export there is replaced atomically)"),
+    run_ids: list[str] = typer.Option([], "--run", help="export only this run (repeatable; default: every run)"),
+    partial: bool = typer.Option(False, "--partial", help="write incomplete submissions too, saying what they lack"),
+    zip_files: bool = typer.Option(False, "--zip", help="also write OUT/<submission>.zip"),
+) -> None:
+    """Write the test predictions in XTREME's submission layout: OUT/<submission>/predictions/<task>/test-<lang>.<ext>,
+    one submission per encoder, intermediate condition and seed (see docs/xtreme.md)."""
+    from xstilts.export import export_xtreme as export
+
+    for sub in export(out, to, run_ids=run_ids or None, partial=partial, zip_files=zip_files):
+        if not sub.files:
+            typer.echo(f"{sub.name}: nothing to write ({'; '.join(sub.missing)})", err=True)
+            continue
+        status = "complete" if sub.complete else "incomplete: " + "; ".join(sub.missing)
+        typer.echo(f"{sub.name}: {len(sub.files)} of 9 tasks, {sub.n_files()} files ({status})")
+    typer.echo(str(to))
+
+
 @app.command()
 @_clean_errors
 def run(
