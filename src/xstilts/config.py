@@ -267,6 +267,20 @@ def source_languages(phase) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+class MlmMixing(_Strict):
+    """Continued multilingual MLM in an intermediate phase (Phang et al. 2020's baseline against
+    forgetting the other languages): the MLM task among the phase's ``tasks`` (``mlm``, ``syn_mlm``)
+    trains on the corpora ``corpora/{train,dev}.<language>.txt`` of ``languages`` — Wikipedia text
+    in practice — sampled with the other tasks, its head continuing from the checkpoint's own MLM
+    head (``head: checkpoint``: XLM-R's ``lm_head``; the run's ``mlm`` head where an earlier phase
+    has one) or, only when asked, a new one (``fresh``)."""
+
+    languages: list[str] = Field(min_length=1)
+    max_examples_per_language: int | None = Field(None, ge=1)  # first N lines of each corpus, train and dev
+    mlm_probability: float = Field(0.15, gt=0, lt=1)
+    head: Literal["checkpoint", "fresh"] = "checkpoint"
+
+
 # Intermediate training defaults: jiant's (Phang et al. 2020 trained with jiant) — lr 1e-5, 3
 # epochs, warm-up 10%, AdamW eps 1e-8, clipping 1.0 — and batch size 4 from jiant's X-STILTs guide.
 INTERMEDIATE_TRAINING = TrainingArgs(learning_rate=1e-5, per_device_train_batch_size=4, num_train_epochs=3.0)
@@ -284,6 +298,16 @@ class IntermediatePhase(_SourceLanguage):
     compute_policy: Literal["equal_steps", "equal_tokens"] = "equal_steps"
     policy_reference_length: int = Field(128, ge=1)
     training: TrainingArgs = INTERMEDIATE_TRAINING
+    mlm: MlmMixing | None = None  # the MLM task of ``tasks``: its corpora and head (MlmMixing)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_additions(self, handler):
+        # ``mlm`` came after the phase existed: left out when unset, so that configs, run ids and
+        # training keys of phases without it stay what they were (as English source_language).
+        data = super()._omit_english(handler)
+        if self.mlm is None and isinstance(data, dict):
+            data.pop("mlm", None)
+        return data
 
     @model_validator(mode="after")
     def _policy_needs_length(self) -> "IntermediatePhase":
@@ -523,13 +547,15 @@ def _training_reads(phase, tasks: dict[str, dict]) -> list[tuple[str, str, str, 
         spec = phase.from_scratch
         if spec is None:
             return []
-        corpus = get_task(spec.corpus_task)
-        return ([(f"{corpus.name}.train", corpus.name, "train", lang) for lang in spec.languages]
-                + [(f"{corpus.name}.dev", corpus.name, "dev", lang) for lang in spec.languages if corpus.has("dev", lang)])
+        return _corpus_reads(get_task(spec.corpus_task), spec.languages)
     if phase.kind not in ("intermediate", "target"):
         return []
     reads = []
     for name in getattr(phase, "tasks", None) or [phase.task]:
+        mixing = getattr(phase, "mlm", None)
+        if mixing is not None and get_task(name).format == "mlm":  # multilingual corpora, not English task data
+            reads += _corpus_reads(get_task(name), mixing.languages)
+            continue
         for role in ("train", "dev"):
             data = DataSlice.model_validate(tasks[name][role])
             source = get_task(data.task or name)
@@ -543,6 +569,12 @@ def _training_reads(phase, tasks: dict[str, dict]) -> list[tuple[str, str, str, 
                 for lang in ["en"] if other.has(split, "en") else other.splits.get(split, ()):
                     reads.append((f"{name}.{role}.exclude", other.name, split, lang))
     return reads
+
+
+def _corpus_reads(corpus, languages: list[str]) -> list[tuple[str, str, str, str]]:
+    """The MLM corpora an MLM phase reads: ``train`` in every language, ``dev`` where the task has it."""
+    return ([(f"{corpus.name}.train", corpus.name, "train", lang) for lang in languages]
+            + [(f"{corpus.name}.dev", corpus.name, "dev", lang) for lang in languages if corpus.has("dev", lang)])
 
 
 def _fingerprints(reads, source: str, root: Path | None, require: bool) -> dict[str, dict[str, str | None]]:

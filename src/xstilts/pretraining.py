@@ -2,7 +2,8 @@
 build a small XLM-R-shaped encoder, pretrain it with masked language modelling (:func:`pretrain`:
 the block-length curriculum, then ``max_length``), and save an HF model directory that every later
 phase loads like a hub checkpoint. The phase itself (data, ``done.json``, rows) is
-:mod:`xstilts.pipeline.phases.pretrained`.
+:mod:`xstilts.pipeline.phases.pretrained`. :func:`mlm_loss` also scores the MLM that an intermediate
+phase continues on multilingual corpora (:mod:`xstilts.pipeline.phases.intermediate`).
 """
 
 from __future__ import annotations
@@ -156,9 +157,26 @@ def corpus_texts(examples_by_language: dict[str, Sequence]) -> list[str]:
     return [ex.text for lang in sorted(examples_by_language) for ex in examples_by_language[lang]]
 
 
-def save_pretrained(model, tokenizer, directory: Path) -> None:
-    """The encoder and tokenizer as an HF model directory (safetensors), loadable by ``AutoModel``."""
-    model.encoder.save_pretrained(directory, safe_serialization=True)
+def save_pretrained(model, tokenizer, directory: Path, head: str = "mlm") -> None:
+    """The encoder, its MLM head ``head`` and the tokenizer as an HF masked-LM directory
+    (safetensors, ``XLMRobertaForMaskedLM``'s layout: the encoder under ``roberta.*``, the head under
+    ``lm_head.*``), as XLM-R is published: ``AutoModel`` loads the encoder from it, and a later
+    phase that continues MLM (an intermediate phase's ``mlm``) reads the head like a hub checkpoint's
+    (:func:`xstilts.modeling.checkpoint_lm_head`)."""
+    from transformers import AutoModelForMaskedLM
+
+    encoder, mlm_head = model.encoder, model.heads[head]
+    # Building the wrapper initialises weights it then drops: keep the global generators as they were,
+    # so what runs after a save draws the same numbers as a run that reloads the saved model.
+    with torch.random.fork_rng(devices=[]):
+        lm = AutoModelForMaskedLM.from_config(encoder.config)
+    setattr(lm, lm.base_model_prefix, encoder)
+    lm.lm_head.dense.load_state_dict(mlm_head.dense.state_dict())
+    lm.lm_head.layer_norm.load_state_dict(mlm_head.layer_norm.state_dict())
+    with torch.no_grad():
+        lm.lm_head.bias.copy_(mlm_head.decoder.bias)
+        lm.lm_head.decoder.weight = mlm_head.decoder.weight  # the input embeddings when tied (XLM-R)
+    lm.save_pretrained(directory, safe_serialization=True)
     tokenizer.save_pretrained(directory)
 
 

@@ -7,9 +7,11 @@ listing — without loading a model or reading a data file — and raises one :c
 line ``FILE: key.path: what was expected, got what was found``:
 
 * **roles** — a ``target`` is a target task with English training data (not an intermediate task,
-  not a retrieval task); intermediate tasks are not pretraining corpora or retrieval tasks, and a
-  phase lists each once; ``retrieval_eval`` scores retrieval tasks; ``head_init`` names a task of an
-  intermediate phase before the target; every task under ``tasks:`` exists.
+  not a retrieval task); intermediate tasks are not pretraining corpora or retrieval tasks — but
+  one MLM corpus task (``mlm``, ``syn_mlm``) may be mixed in with the phase's ``mlm`` block naming
+  languages it has corpora for (and a head to continue) — and a phase lists each once;
+  ``retrieval_eval`` scores retrieval tasks; ``head_init`` names a task of an intermediate phase
+  before the target; every task under ``tasks:`` exists.
 * **training data** — the ``train`` slice of every task a phase trains on is a split of its source
   task with English in it, and so is a ``dev`` slice the config sets (a default ``dev`` the task
   lacks means no dev selection, as before); borrowed data has the task's format and labels;
@@ -233,11 +235,44 @@ class _Checker:
             if name in seen:
                 self.fail(f"{key}.tasks", f"{name!r} is listed twice")
             seen.add(name)
-            if task.role == "pretraining" or task.format == "retrieval":
+            if task.format == "mlm":  # continued multilingual MLM: its corpora are the phase's mlm block's
+                self.mlm_mixing(key, phase, task)
+            elif task.role == "pretraining" or task.format == "retrieval":
                 self.fail(f"{key}.tasks", f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on "
                           f"(intermediate tasks: {', '.join(_names(lambda t: t.role == 'intermediate'))})")
-            self.training_data(name, phase)
+            else:
+                self.training_data(name, phase)
             self.lengths(key, phase, task, encoder)
+        if phase.mlm is not None and not any(self.task(n, f"{key}.tasks").format == "mlm" for n in phase.tasks):
+            self.fail(f"{key}.mlm", f"configures the MLM task of the phase, but tasks has none (add one of "
+                      f"{', '.join(_names(lambda t: t.format == 'mlm'))}), got tasks {phase.tasks}")
+
+    def mlm_mixing(self, key: str, phase, task) -> None:
+        """An MLM task in an intermediate phase: the only one, with ``mlm.languages`` it has corpora
+        for, its data from the mlm block alone, and a head it can continue."""
+        if phase.mlm is None:
+            self.fail(f"{key}.tasks", f"{task.name!r} is a pretraining corpus (MLM): mixing it into intermediate "
+                      f"training needs {key}.mlm.languages (the corpora to continue MLM on, e.g. "
+                      f"mlm: {{languages: [en, de, ...]}})")
+        others = [n for n in phase.tasks if n != task.name and self.task(n, f"{key}.tasks").format == "mlm"]
+        if others:
+            self.fail(f"{key}.tasks", f"one MLM task per phase ({task.name!r} and {others[0]!r}); list the languages "
+                      f"of both under {key}.mlm.languages")
+        for j, lang in enumerate(phase.mlm.languages):
+            if not task.has("train", lang):
+                self.fail(f"{key}.mlm.languages.{j}", f"{task.name} has no {lang!r} corpus (languages: "
+                          f"{_short(task.splits.get('train', ()))})")
+        if len(set(phase.mlm.languages)) < len(phase.mlm.languages):
+            self.fail(f"{key}.mlm.languages", f"a language is listed twice, got {phase.mlm.languages}")
+        settings = self.config.tasks.get(task.name)
+        chosen = sorted({"train", "dev"} & settings.model_fields_set) if settings is not None else []
+        if chosen:
+            self.fail(f"tasks.{task.name}.{chosen[0]}", f"the corpora an intermediate phase's MLM reads are "
+                      f"corpora/<split>.<language>.txt of {key}.mlm.languages, not a data slice")
+        first = self.config.phases[0]
+        if phase.mlm.head == "checkpoint" and getattr(first, "random_init", False):
+            self.fail(f"{key}.mlm.head", f"'checkpoint', but phases.0 is the random-init control: the checkpoint's MLM "
+                      f"head belongs to its pretrained weights; set 'fresh'")
 
     def target(self, key: str, phase, encoder: Encoder, intermediate: list[str]):
         task = self.task(phase.task, f"{key}.task")

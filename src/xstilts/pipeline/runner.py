@@ -79,7 +79,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
             + (f" (up to phase {upto} of {len(config.phases)})" if upto is not None else ""))
     overlaps = _guard_overlap(run, len(phases))
     # The model after the last finished fine-tuning phase is all later phases need.
-    done = [i for i, kind in enumerate(kinds) if kind.fine_tunes and (_shared_dir(run, i) / "done.json").exists()]
+    done = [i for i, kind in enumerate(kinds) if kind.fine_tunes and (shared_dir(run, i) / "done.json").exists()]
     resume_at = done[-1] if done else -1
 
     ordinal = 0  # position among fine-tuning phases: seeds must not depend on interleaved evaluations
@@ -87,7 +87,7 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
         if kind.trains:  # always entered: it trains, or sets up the model and names later phases need
             if kind.fine_tunes:
                 ordinal += 1
-            shared = _shared_dir(run, index)
+            shared = shared_dir(run, index)
             context = {"load_model": index >= resume_at, "ordinal": ordinal, "overlaps": overlaps.get(index, [])}
             if not kind.shares(phase):  # e.g. a hub checkpoint: nothing to train or share
                 kind.run(run, phase, index, shared, **context)
@@ -142,7 +142,7 @@ def training_key(config: ExperimentConfig | ResolvedConfig, index: int) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def _shared_dir(run: Run, index: int) -> Path:
+def shared_dir(run: Run, index: int) -> Path:
     """Where training phase ``index`` of the run lives, shared with every run of the same key."""
     return run.out_dir / "shared" / f"{run.config.phases[index].kind}-{training_key(run.resolved, index)[:16]}"
 
@@ -157,7 +157,7 @@ def _guard_overlap(run: Run, stop: int | None = None) -> dict[int, list[overlap.
     config = run.config
     checked = run.run_dir / "overlap-checked.json"
     pending = [i for i, p in enumerate(config.phases[:stop]) if get_phase_kind(p.kind).fine_tunes
-               and not (_shared_dir(run, i) / "done.json").exists()]
+               and not (shared_dir(run, i) / "done.json").exists()]
     if checked.exists() and not (pending and config.allow_overlap):
         return {}
     found = overlap.check_experiment(config, run.source_slice, run.examples, run.languages)  # every source language

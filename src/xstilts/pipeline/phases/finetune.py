@@ -33,23 +33,28 @@ from xstilts.training.loop import TrainStream, seed_everything, train
 
 def train_or_reload(run: Run, phase, tasks: list[Task], args: TrainingArgs, folder: Path, *, load_model: bool,
                     index: int, max_length: int | None = None, head_init: str | None = None,
-                    overlaps: Sequence[overlap.Overlap] = (), done_info: dict | None = None) -> None:
+                    overlaps: Sequence[overlap.Overlap] = (), done_info: dict | None = None, mlm=None) -> None:
     """Reload the finished phase in ``folder``, or train it there (:func:`train_phase`)."""
     if (folder / "done.json").exists():
         reload(run, folder, load_model=load_model)
     else:
         train_phase(run, phase, tasks, args, folder, max_length=max_length, head_init=head_init, index=index,
-                    overlaps=overlaps, done_info=done_info)
+                    overlaps=overlaps, done_info=done_info, mlm=mlm)
 
 
 def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_dir: Path, *,
                 max_length: int | None, head_init: str | None = None, index: int,
-                overlaps: Sequence[overlap.Overlap] = (), done_info: dict | None = None) -> None:
+                overlaps: Sequence[overlap.Overlap] = (), done_info: dict | None = None, mlm=None) -> None:
     """Build heads, features, train, select, save. ``index``: the phase's position among the
-    fine-tuning phases (seeds heads and batches); ``done_info``: what the kind adds to ``done.json``."""
+    fine-tuning phases (seeds heads and batches); ``done_info``: what the kind adds to ``done.json``;
+    ``mlm``: the phase's continued MLM (:class:`~xstilts.pipeline.phases.intermediate.MlmMix`), whose
+    task trains on multilingual corpora and selects nothing unless it is the only task."""
     languages = source_languages(phase)
     streams, dev, stats = [], [], []
     for task in tasks:
+        if mlm is not None and task.name == mlm.task.name:  # raw multilingual text, masked per batch
+            streams.append(mlm.stream(run, run.settings(task, max_length)))
+            continue
         fmt = get_format(task.format)
         per_language = run.source_examples(task, "train", args.max_train_examples, languages)
         train_examples = [ex for _, exs in per_language for ex in exs]
@@ -85,12 +90,15 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
             name = task.name if len(languages) == 1 else f"{task.name}.{lang}"  # a mix: one key per language
             out |= {f"{name}.{k}": v for k, v in result.metrics.items()}
             mains.append(main_metric_value(result.metrics))
-        out["selection"] = float(np.mean(mains))
+        if mlm is not None and mlm.dev:
+            out |= mlm.evaluate(model)  # logged (perplexity), not selected on while a task has dev data
+        out["selection"] = float(np.mean(mains)) if mains else -out[f"{mlm.task.name}.loss"]  # MLM alone: its loss
         return out
 
+    selects = dev or (mlm is not None and mlm.dev and len(streams) == 1)  # MLM selects only when it is alone
     seed_everything(run.config.seed + 1000 * index + 1)
     result = train(run.model, streams, args, out_dir=phase_dir, seed=run.config.seed + index,
-                   pad_token_id=run.tokenizer.pad_token_id, evaluate=evaluate if dev else None,
+                   pad_token_id=run.tokenizer.pad_token_id, evaluate=evaluate if selects else None,
                    selection_metric=args.metric_for_best_model or "selection",
                    sampler=getattr(phase, "sampler", "proportional"), temperature=getattr(phase, "temperature", 2.0),
                    examples_cap=getattr(phase, "examples_cap", None), log=run.log, progress=run.progress)
@@ -110,6 +118,9 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
         truncation["tasks"][task.name] = t
         rows += run.rows(phase.kind, task.name, trained_in, "train", {k: v for k, v in t.items() if k != "examples"},
                          n_examples)
+    if mlm is not None:  # its texts and blocks; its selected model's dev loss and perplexity per language
+        truncation["tasks"][mlm.task.name] = mlm.train
+        rows += mlm.rows(run, phase.kind)
     run.log(f"phase {phase.kind} truncation: {json.dumps(truncation)}")
     for task, scorer, ex, feats, s, lang in dev:  # the selected model's dev numbers (English unless source_language)
         r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language=lang,
@@ -118,7 +129,7 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
     if distributed.is_main():
         run.model.save(phase_dir / "model")
     finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
-                                  **(done_info or {}),
+                                  **(done_info or {}), **({"mlm": mlm.record()} if mlm is not None else {}),
                                   **({} if languages == (ENGLISH,) else {"source_language": list(languages)}),
                                   "wall_seconds": result.wall_seconds, "labels": {k: list(v) for k, v in run.labels.items()},
                                   **({"overlap": [o.as_dict() for o in overlaps]} if overlaps else {})})

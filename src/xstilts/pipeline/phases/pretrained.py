@@ -1,7 +1,9 @@
 """``pretrained``: where the encoder comes from — a hub id or model folder (loaded; nothing is
 trained or shared), or ``from_scratch``: a tokenizer and a small MLM trained on the corpora of
 ``from_scratch.corpus_task`` with the length curriculum (:func:`xstilts.pretraining.pretrain`),
-saved once to ``OUT/shared/pretrained-<key>/model`` and loaded from there like a hub checkpoint.
+saved once to ``OUT/shared/pretrained-<key>/model`` (its MLM head with it, as ``lm_head``) and
+loaded from there like a hub checkpoint (:func:`checkpoint` says from where, for a later phase
+that continues the checkpoint's MLM head).
 
 Reads no model (it makes the first one). From scratch it writes the model folder, the dev loss and
 perplexity rows, and ``done.json`` with one record per curriculum stage.
@@ -61,6 +63,18 @@ class Pretrained(PhaseKind):
             return
         run.model = MultiTaskModel.from_pretrained(source, revision=revision, dropout=dropout,
                                                    random_init_seed=run.config.seed if phase.random_init else None)
+
+
+def checkpoint(run: Run) -> tuple[str, str | None]:
+    """Where the run's encoder was loaded from, as ``(hub id or directory, revision)``: phase 0's
+    ``model``, or the folder a ``from_scratch`` phase saved its model to (an HF masked-LM
+    directory, MLM head included: :func:`xstilts.pretraining.save_pretrained`)."""
+    from xstilts.pipeline.runner import shared_dir
+
+    phase = run.config.phases[0]
+    if phase.from_scratch is None:
+        return phase.model, phase.revision
+    return str(shared_dir(run, 0) / "model"), None
 
 
 def _from_scratch(run: Run, spec, folder: Path) -> None:
