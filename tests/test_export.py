@@ -244,7 +244,8 @@ def _real_config(model_dir: Path, target: str) -> dict:
                          "dev": {"task": "anli", "split": "dev", "start": 3100}, "max_length": 32}
         languages = list(TATOEBA)
     else:
-        tasks["udpos"] = {"train": {"split": "train", "stop": 32}, "dev": {"split": "dev", "stop": 32}, "max_length": 64}
+        tasks["udpos"] = {"train": {"split": "train", "stop": 32}, "dev": {"split": "dev", "stop": 32},
+                          "max_length": 64}
         languages = ["de", "fr"]  # the same encoder as the xnli run: these files must agree with its own
     phases += [{"kind": "intermediate", "tasks": ["hellaswag"], "max_length": 48, "training": FAST},
                {"kind": "retrieval_eval", "tasks": ["tatoeba"], "layer": 2, "languages": languages, "max_length": 24},
@@ -281,7 +282,8 @@ def test_exported_files_rescore_to_the_results_against_the_real_gold(real_runs, 
                         | {f"tatoeba/test-{lang}.tsv" for lang in TATOEBA})
     assert all((labels / rel).is_file() for rel in exported)
 
-    rows = {(r["phase"], r["task"], r["language"], r["metric"]): r["value"] for r in read_rows(real_runs / "results.jsonl")
+    rows = {(r["phase"], r["task"], r["language"], r["metric"]): r["value"]
+            for r in read_rows(real_runs / "results.jsonl")
             if r["split"] == "test" and r["bucket"] == "all" and r["intermediate"] == ["hellaswag"]}
     checked = 0
     for rel in sorted(exported):
@@ -295,3 +297,15 @@ def test_exported_files_rescore_to_the_results_against_the_real_gold(real_runs, 
         assert metrics and all(rows[(phase, task, lang, m)] == pytest.approx(v, abs=1e-9) for m, v in metrics.items())
         checked += 1
     assert checked == 10
+
+    # The report's XTREME section on the same folder: task scores over the languages evaluated, no XTREME score.
+    from xstilts.report.data import load
+    from xstilts.report.xtreme import xtreme_units
+
+    (unit,) = [u for u in xtreme_units(load(real_runs)) if u.intermediate == ("hellaswag",)]
+    assert unit.detailed["xnli"]["avg_metric"] == pytest.approx(rows[("zero_shot_eval", "xnli", "de", "accuracy")])
+    assert unit.detailed["tatoeba"]["avg_metric"] == pytest.approx(
+        sum(rows[("retrieval_eval", "tatoeba", lang, "accuracy")] for lang in TATOEBA) / len(TATOEBA))
+    assert unit.detailed["udpos"]["avg_metric"] == pytest.approx(
+        sum(rows[("zero_shot_eval", "udpos", lang, "f1")] for lang in ("de", "en", "zh")) / 3)
+    assert not unit.full and unit.overall == {} and unit.coverage().startswith("3 of 9 tasks")

@@ -37,7 +37,8 @@ MT5_README = ("google-research/multilingual-t5@319bb8015a21:README.md, 'Results'
               "'XTREME zero-shot ... showing F1 scores')")
 REMBERT_TABLE7 = ("Chung et al. 2021, 'Rethinking embedding coupling in pre-trained language models' (RemBERT), "
                   "Table 7: models on the XTREME leaderboard")
-PHANG_ABSTRACT = "Phang et al. 2020, 'English Intermediate-Task Training Improves Zero-Shot Cross-Lingual Transfer Too' (arXiv 2005.13013), abstract"
+PHANG_ABSTRACT = ("Phang et al. 2020, 'English Intermediate-Task Training Improves Zero-Shot Cross-Lingual Transfer "
+                  "Too' (arXiv 2005.13013), abstract")
 NOT_STATED = "not stated by the source"
 
 # What the report compares a category with: XTREME's group names (evaluate.py GROUP2TASK).
@@ -68,7 +69,8 @@ def _readme(model: str, values: dict[str, float]) -> list[Published]:
     metrics = {"xnli": "accuracy", "pawsx": "accuracy", "panx": "f1", "xquad": "f1", "mlqa": "f1", "tydiqa": "f1"}
     note = ("the README heads the table 'showing F1 scores'; XTREME scores XNLI and PAWS-X by accuracy only, "
             "QA here is F1 alone (XTREME's task score is (EM+F1)/2)")
-    return [Published(model, task, metrics[task], value, NOT_STATED, MT5_README, note) for task, value in values.items()]
+    return [Published(model, task, metrics[task], value, NOT_STATED, MT5_README, note)
+            for task, value in values.items()]
 
 
 def _rembert(model: str, values: tuple[float, float, float, float]) -> list[Published]:

@@ -114,7 +114,8 @@ def xtreme_units(data: ReportData) -> list[XtremeUnit]:
         pooled: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
         shapes = set()
         for seed in unit.seeds:
-            shapes.add(tuple(sorted((t, m, tuple(sorted(v))) for t, ms in by_seed[seed].items() for m, v in ms.items())))
+            shapes.add(tuple(sorted((t, m, tuple(sorted(v)))
+                                    for t, ms in by_seed[seed].items() for m, v in ms.items())))
             for task, metrics in by_seed[seed].items():
                 for metric, by_lang in metrics.items():
                     for lang, values in by_lang.items():
