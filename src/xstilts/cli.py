@@ -187,6 +187,134 @@ def data_lengths(
         typer.echo(f"{lang:<5}  " + "  ".join(f"{c:>14}" for c in cells))
 
 
+retrieval_app = typer.Typer(help="Bitext retrieval (Tatoeba, BUCC) with a bare encoder.", no_args_is_help=True)
+app.add_typer(retrieval_app, name="retrieval")
+
+
+@retrieval_app.command("sweep")
+@_clean_errors
+def retrieval_sweep(
+    model: Path = typer.Option(..., help="encoder: a Hugging Face model folder, or an xstilts model folder (its encoder/)"),
+    task: str = typer.Option("tatoeba", help="retrieval task (tatoeba, bucc2018, syn_tatoeba)"),
+    languages: Optional[str] = typer.Option(None, help="comma-separated languages (default: every language of the split)"),
+    split: str = typer.Option("test", help="split"),
+    max_examples: Optional[int] = typer.Option(None, min=1, help="first N source sentences per language (quick looks)"),
+    max_length: Optional[int] = typer.Option(None, min=1, help="tokens per sentence, special tokens included "
+                                             "(default: the task's, 512 as XTREME)"),
+    layers: str = typer.Option("all", help="hidden states to score: all (0 = embeddings … L) or e.g. 0,4,8,12"),
+    poolings: str = typer.Option("mean,cls", help="poolings: mean, cls or both"),
+    prefix: str = typer.Option("", help="text put before every sentence (E5: 'query: ')"),
+    source_prefix: Optional[str] = typer.Option(None, help="prefix of the non-English side (default: --prefix)"),
+    target_prefix: Optional[str] = typer.Option(None, help="prefix of the English side (default: --prefix)"),
+    tokenizer: Optional[str] = typer.Option(None, help="tokenizer folder or hub id (default: the model folder's)"),
+    data_dir: Optional[Path] = typer.Option(None, help="data root (default: $XSTILTS_DATA_DIR)"),
+    batch_size: int = typer.Option(32, min=1, help="sentences per forward pass"),
+    out: Optional[Path] = typer.Option(None, "--out", help="also write every number to FILE (.csv, else JSON)"),
+) -> None:
+    """Score every layer × pooling of an encoder on Tatoeba or BUCC (one forward pass per batch gives
+    every layer); prints the main metric per layer and pooling, averaged over languages and per language."""
+    from xstilts.data.loading import load_examples
+    from xstilts.errors import ConfigError
+    from xstilts.formats import retrieval
+    from xstilts.metrics.aggregate import main_metric_value
+    from xstilts.modeling import MultiTaskModel
+    from xstilts.tasks import get_task
+
+    t = get_task(task)
+    if t.format != "retrieval":
+        raise ConfigError(f"--task {task}: a {t.format} task; the sweep scores retrieval tasks")
+    if split not in t.splits:
+        raise ConfigError(f"--split {split!r}: {t.name} has splits {', '.join(t.splits)}")
+    langs = [x.strip() for x in languages.split(",") if x.strip()] if languages else list(t.splits[split])
+    for lang in langs:
+        if not t.has(split, lang):
+            raise ConfigError(f"--languages: {t.name} has no {lang!r} in {split}")
+    pools = [x.strip() for x in poolings.split(",") if x.strip()]
+    if not pools or any(x not in retrieval.POOLINGS for x in pools):
+        raise ConfigError(f"--poolings {poolings!r}: expected mean, cls or mean,cls")
+    try:
+        wanted = None if layers.strip() == "all" else [int(x) for x in layers.split(",") if x.strip()]
+    except ValueError:
+        raise ConfigError(f"--layers {layers!r}: expected all or comma-separated integers") from None
+    folder, tok_source = _encoder_folder(model, tokenizer)
+    from transformers import AutoTokenizer
+
+    encoder = MultiTaskModel.from_pretrained(str(folder)).encoder
+    tok = AutoTokenizer.from_pretrained(tok_source)
+    depth = encoder.config.num_hidden_layers
+    if wanted is not None:
+        for x in wanted:
+            if not -(depth + 1) <= x <= depth:
+                raise ConfigError(f"--layers: a {depth}-layer encoder has hidden states 0 (embeddings) to {depth}, got {x}")
+    examples = {}
+    for lang in langs:
+        (ex,) = load_examples(t, split, lang, data_dir=data_dir, require_labels=True)
+        examples[lang] = retrieval.head(ex, max_examples) if max_examples else ex
+    length = max_length or t.max_length
+    records = retrieval.sweep(encoder, tok, t, examples, layers=wanted, poolings=pools, max_length=length,
+                              source_prefix=prefix if source_prefix is None else source_prefix,
+                              target_prefix=prefix if target_prefix is None else target_prefix, batch_size=batch_size)
+    metrics: dict = {}
+    for r in records:
+        metrics.setdefault((r["layer"], r["pooling"]), {}).setdefault(r["language"], {})[r["metric"]] = r["value"]
+    try:
+        default = (retrieval.resolve_layer(depth, t.options), t.options.get("pooling", "mean"))
+    except ConfigError:
+        default = None  # a depth the task's table lacks: no default to mark
+    header = ["layer", *[f"avg {q}" for q in pools], *[f"{lang} {q}" for lang in langs for q in pools]]
+    lines = []
+    for layer in sorted({c[0] for c in metrics}):
+        main = {(lang, q): float(main_metric_value(metrics[(layer, q)][lang])) for q in pools for lang in langs}
+        mark = "*" if default and default[0] == layer else ""
+        lines.append([f"{layer}{mark}", *[f"{sum(main[(lang, q)] for lang in langs) / len(langs):.1f}" for q in pools],
+                      *[f"{main[(lang, q)]:.1f}" for lang in langs for q in pools]])
+    widths = [max(len(h), *(len(row[i]) for row in lines)) for i, h in enumerate(header)]
+    metric_name = "F1" if any(r["metric"] == "f1" for r in records) else "accuracy"
+    typer.echo(f"{t.name} {split} {metric_name} (%), {encoder.config.num_hidden_layers}-layer encoder {model}, "
+               f"max length {length}, {sum(len(e.source) for e in examples.values())} source sentences"
+               + (f"; * = the task's default layer ({default[1]} pooling)" if default else ""))
+    typer.echo("  ".join(h.rjust(w) for h, w in zip(header, widths)))
+    for row in lines:
+        typer.echo("  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    if out is not None:
+        model_name = str(model)
+        rows = [{"model": model_name, "split": split, **r} for r in records]
+        if out.suffix.lower() == ".csv":
+            import csv
+            import io
+
+            buf = io.StringIO()
+            writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["model"], lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+            text = buf.getvalue()
+        else:
+            text = json.dumps(rows, ensure_ascii=False, indent=1) + "\n"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        typer.echo(str(out))
+
+
+def _encoder_folder(model: Path, tokenizer: Optional[str]) -> tuple[Path, str]:
+    """The encoder folder of ``--model`` (a Hugging Face folder, or an xstilts model folder's
+    ``encoder/``) and where its tokenizer comes from (fine-tuned xstilts models keep none)."""
+    from xstilts.errors import DataError
+
+    folder = model / "encoder" if (model / "encoder" / "config.json").is_file() else model
+    if not (folder / "config.json").is_file():
+        raise DataError(model, "no config.json here or in encoder/ (expected a Hugging Face model folder or an "
+                               "xstilts model folder)")
+    if tokenizer:
+        return folder, tokenizer
+    for d in (model, folder):
+        if (d / "tokenizer.json").is_file() or (d / "tokenizer_config.json").is_file():
+            return folder, str(d)
+    raise DataError(model, "no tokenizer files here or in encoder/: pass --tokenizer (the pretrained model's folder "
+                           "or hub id)")
+
+
 @app.command()
 @_clean_errors
 def score(

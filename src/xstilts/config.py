@@ -337,6 +337,29 @@ class RetrievalEvalPhase(_Strict):
     max_length: int | None = Field(None, gt=0)
     splits: list[str] = Field(["test"], min_length=1)
     languages: list[str] | None = Field(None, min_length=1)  # None: every language of the task
+    # Text put before every sentence before tokenization (E5: "query: "); a side's own prefix
+    # (source = non-English, target = English) overrides it. Recorded in done.json.
+    prefix: str = ""
+    source_prefix: str | None = None
+    target_prefix: str | None = None
+    # sweep: also score every layer of sweep_layers (None: all, 0 = embeddings … L) × sweep_poolings
+    # from the same forward passes, as rows of phase "retrieval_sweep" (docs/retrieval.md).
+    sweep: bool = False
+    sweep_layers: list[int] | None = Field(None, min_length=1)
+    sweep_poolings: list[Literal["mean", "cls"]] = Field(["mean", "cls"], min_length=1)
+    max_examples: int | None = Field(None, ge=1)  # first N source sentences per language (quick looks)
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_additions(self, handler):
+        # Keys added after the phase existed are left out at their defaults, so the saved config,
+        # and with it the run id of every config that does not use them, stays as it was.
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("prefix", "source_prefix", "target_prefix", "sweep", "sweep_layers", "sweep_poolings",
+                        "max_examples"):
+                if key in data and getattr(self, key) == type(self).model_fields[key].default:
+                    data.pop(key)
+        return data
 
 
 class TargetPhase(_SourceLanguage):

@@ -308,7 +308,21 @@ class _Checker:
                     resolve_layer(encoder.layers, options)
                 except (ConfigError, KeyError, ValueError) as err:
                     self.fail(f"{key}.layer", str(err))
+        self.sweep(key, phase, encoder)
         return tasks
+
+    def sweep(self, key: str, phase, encoder: Encoder) -> None:
+        """Sweep settings take effect only with ``sweep: true``, and name layers the encoder has."""
+        defaults = type(phase).model_fields
+        for name in ("sweep_layers", "sweep_poolings"):
+            if not phase.sweep and getattr(phase, name) != defaults[name].default:
+                self.fail(f"{key}.{name}", f"has no effect without {key}.sweep: true, got {getattr(phase, name)}")
+        if phase.sweep and phase.sweep_layers and encoder.layers is not None:
+            states = encoder.layers + 1
+            for j, layer in enumerate(phase.sweep_layers):
+                if not -states <= layer < states:
+                    self.fail(f"{key}.sweep_layers.{j}", f"a {encoder.layers}-layer encoder has hidden states 0 "
+                              f"(embeddings) to {encoder.layers}, got {layer}")
 
     def eval_sets(self, key: str, phase, tasks: list) -> None:
         """Splits and languages an evaluation phase names must be ones its task(s) have."""

@@ -16,10 +16,39 @@ Layer numbering: ``layer`` indexes ``hidden_states`` (0 = embedding output, L = 
 XTREME's ``--specific_layer k`` is NOT that index: evaluate_retrieval.py first drops the embedding
 output (``all_layer_outputs[-num_layers:]``), so its layer k is ``hidden_states[k + 1]``.
 The task catalog's ``layer_by_depth`` holds XTREME's numbers; :func:`resolve_layer` converts them.
+
+The paper's settings (the defaults; docs/retrieval.md has the whole story). Phang et al. 2020 ran
+XTREME through jiant (nyu-mll/jiant@daa5a25 ``guides/projects/xstilts.md:31-47`` → its XTREME
+benchmark guide), whose run-config writer gives BOTH retrieval tasks ``{"pooler_type": "mean",
+"layer": 14}`` (``jiant/scripts/benchmarks/xtreme/xtreme_runconfig_writer.py:56,119-124``; "the
+reference implementation from the XTREME paper uses layer 14"), where ``layer`` indexes the
+encoder's ``hidden_states`` as here (``jiant/proj/main/modeling/taskmodels.py:336-337``):
+``hidden_states[14]`` of XLM-R large = XTREME's ``--specific_layer 13`` (``run_tatoeba.sh:41``).
+
+* layer — ``layer_by_depth`` {12: 7, 24: 13} (XTREME ``scripts/run_tatoeba.sh:28,41``), + 1 here.
+  For BUCC, XTREME's ``run_bucc2018.sh:75`` passes ``--specific_layer 7`` for every model and no
+  ``--num_layers`` (default 12, ``evaluate_retrieval.py:373``), so for a 24-layer model it pools
+  ``hidden_states[20]``; jiant, and so the paper, used 14 for both tasks, which we follow.
+* pooling — ``mean`` for both tasks: jiant's ``pooler_type``, and what XTREME's published numbers
+  used, because ``evaluate_retrieval.py`` ignored ``--pool_type`` (so ``run_bucc2018.sh:66``'s
+  ``cls`` never took effect) until google-research/xtreme#72 was fixed in 287a7b7 (Oct 2021).
+* mean pools every non-padding position, ``<s>``/``</s>`` included: ``--pool_skip_special_token``
+  is off in XTREME's scripts (``evaluate_retrieval.py:107-110``), and jiant's ``MeanPoolerHead``
+  averages over ``input_mask`` (``jiant/proj/main/modeling/heads.py:308-315``).
+* max length — 512 tokens, special tokens included (XTREME ``run_tatoeba.sh:26``,
+  ``run_bucc2018.sh:26``, truncation to ``max_length - 2`` subwords in ``evaluate_retrieval.py:91``;
+  jiant ``c_tokenize_and_cache.sh:142,154``); the catalog's ``max_length``.
+* BUCC mining — ``mine_bitext`` defaults: mode ``mine``, retrieval ``max``, margin ``ratio``, k = 4,
+  threshold 0 (``third_party/utils_retrieve.py:131-133``), cosine (``run_bucc2018.sh:76``); the
+  threshold is then chosen for the best F1 on the gold pairs (``bucc_eval``).
+* text prefix — none (our addition, for encoders trained with one, e.g. E5's ``"query: "``).
+
+Batch size (XTREME: 100) is our choice: it changes nothing but round-off.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal, Mapping, Sequence
 
 import numpy as np
@@ -29,6 +58,7 @@ from xstilts.errors import ConfigError
 from xstilts.formats.base import count_tokens
 
 Pooling = Literal["mean", "cls"]
+POOLINGS: tuple[str, ...] = ("mean", "cls")
 Margin = Literal["ratio", "distance", "absolute"]
 Mode = Literal["max", "fwd", "bwd", "intersect"]
 # Bytes of one similarity block (rows × database × 4): bounds memory whatever the input size.
@@ -59,41 +89,61 @@ def resolve_layer(num_hidden_layers: int, options: Mapping[str, object]) -> int:
     return table[n] + 1
 
 
-def embed(
+def layer_index(layer: int, num_states: int) -> int:
+    """``layer`` as a non-negative index into ``num_states`` hidden states (negative counts from the end)."""
+    if not -num_states <= int(layer) < num_states:
+        raise ValueError(f"layer {layer} out of range: the model returns {num_states} hidden states "
+                         f"(0 = embeddings, {num_states - 1} = last layer)")
+    return int(layer) % num_states
+
+
+def embed_layers(
     model,
     tokenizer,
     sentences: Sequence[str],
     *,
-    layer: int,
-    pooling: Pooling,
+    layers: Sequence[int] | None = None,
+    poolings: Sequence[str] = POOLINGS,
     max_length: int,
     batch_size: int,
+    prefix: str = "",
     device: str | torch.device | None = None,
-) -> np.ndarray:
-    """``(len(sentences), hidden)`` float32 embeddings of ``hidden_states[layer]``, in input order.
+) -> dict[tuple[int, str], np.ndarray]:
+    """Sentence embeddings of many layers at once: ``{(layer, pooling): (len(sentences), hidden)}``.
 
-    Each sentence is tokenized alone, truncated to ``max_length`` tokens special tokens included
-    (XTREME keeps the first ``max_length - 2`` subwords). ``mean`` averages every non-padding
-    position, special tokens INCLUDED (XTREME's default: ``--pool_skip_special_token`` is off in
-    its scripts); ``cls`` takes position 0. Batches are formed from length-sorted sentences so
-    little padding is computed. Runs in eval mode without gradients, restoring the model's mode;
-    ``device`` (default: where the model is) moves the model there.
+    One forward pass per batch returns every hidden state, so a sweep over layers costs one
+    embedding run, not one per layer. ``layers`` are ``hidden_states`` indices (None: all of them,
+    0 = embedding output … L = last layer; negative ones count from the end and are returned under
+    their non-negative index). Memory: ``len(sentences) × layers × poolings × hidden × 4`` bytes.
+
+    Each sentence (``prefix + sentence``: the prefix is part of the text, so it counts towards
+    ``max_length`` and is pooled like any token, as E5 does) is tokenized alone and truncated to
+    ``max_length`` tokens special tokens included (XTREME keeps the first ``max_length - 2``
+    subwords). ``mean`` averages every non-padding position, special tokens INCLUDED (XTREME's and
+    jiant's default: see the module docstring); ``cls`` takes position 0. Batches are formed from
+    length-sorted sentences so little padding is computed. Runs in eval mode without gradients,
+    restoring the model's mode; ``device`` (default: where the model is) moves the model there.
     """
-    if pooling not in ("mean", "cls"):
-        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+    for pooling in poolings:
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+    poolings = list(dict.fromkeys(poolings))
+    num_states = model.config.num_hidden_layers + 1
+    wanted = list(range(num_states)) if layers is None else list(dict.fromkeys(layer_index(l, num_states) for l in layers))
     if device is None:
         device = next(model.parameters()).device
     else:
         model.to(device)
+    out = {(l, p): np.zeros((len(sentences), model.config.hidden_size), dtype=np.float32)
+           for l in wanted for p in poolings}
     if len(sentences) == 0:
-        return np.zeros((0, model.config.hidden_size), dtype=np.float32)
-    enc = tokenizer(list(sentences), add_special_tokens=True, truncation=True, max_length=max_length,
-                    return_attention_mask=False, verbose=False)
+        return out
+    enc = tokenizer([prefix + s for s in sentences], add_special_tokens=True, truncation=True,
+                    max_length=max_length, return_attention_mask=False, verbose=False)
     ids = enc["input_ids"]
     types = enc.get("token_type_ids")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     order = np.argsort([-len(x) for x in ids], kind="stable")
-    out = np.zeros((len(ids), model.config.hidden_size), dtype=np.float32)
     was_training = model.training
     model.eval()
     try:
@@ -111,19 +161,42 @@ def embed(
                     # Single sentences: segment 0 everywhere, as XTREME passes explicitly.
                     inputs["token_type_ids"] = torch.zeros_like(inputs["input_ids"])
                 hidden = model(**inputs, output_hidden_states=True).hidden_states
-                if not -len(hidden) <= layer < len(hidden):
-                    raise ValueError(f"layer {layer} out of range: the model returns "
-                                     f"{len(hidden)} hidden states (0 = embeddings)")
-                states = hidden[layer].float()
-                if pooling == "cls":
-                    pooled = states[:, 0]
-                else:
-                    m = inputs["attention_mask"].unsqueeze(-1).to(states.dtype)
-                    pooled = (states * m).sum(1) / m.sum(1)
-                out[rows] = pooled.cpu().numpy()
+                if len(hidden) != num_states:
+                    raise ValueError(f"the model returns {len(hidden)} hidden states, not num_hidden_layers + 1 "
+                                     f"= {num_states}")
+                m = inputs["attention_mask"].unsqueeze(-1)
+                for l in wanted:
+                    states = hidden[l].float()
+                    for p in poolings:
+                        if p == "cls":
+                            pooled = states[:, 0]
+                        else:
+                            pooled = (states * m).sum(1) / m.sum(1)
+                        out[(l, p)][rows] = pooled.cpu().numpy()
     finally:
         model.train(was_training)
     return out
+
+
+def embed(
+    model,
+    tokenizer,
+    sentences: Sequence[str],
+    *,
+    layer: int,
+    pooling: Pooling,
+    max_length: int,
+    batch_size: int,
+    prefix: str = "",
+    device: str | torch.device | None = None,
+) -> np.ndarray:
+    """``(len(sentences), hidden)`` float32 embeddings of ``hidden_states[layer]``, in input order:
+    :func:`embed_layers` for one layer and one pooling."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be 'mean' or 'cls', not {pooling!r}")
+    index = layer_index(layer, model.config.num_hidden_layers + 1)
+    return embed_layers(model, tokenizer, sentences, layers=[index], poolings=[pooling], max_length=max_length,
+                        batch_size=batch_size, prefix=prefix, device=device)[(index, pooling)]
 
 
 # ---------------------------------------------------------------- pure numpy search
@@ -290,6 +363,121 @@ def _unify(sentences: Sequence[str], emb: np.ndarray) -> tuple[list[str], np.nda
     for i, s in enumerate(sentences):
         last[s] = i  # dict keeps first-insertion order, value = last index
     return list(last), normalize(emb[list(last.values())]) if last else emb[:0]
+
+
+# ------------------------------------------------------------------ scoring one language pair
+
+
+def head(example, n: int):
+    """The first ``n`` source sentences of a :class:`~xstilts.data.examples.RetrievalExample`, for quick looks.
+
+    The target side drops the gold partners of the dropped source sentences (so Tatoeba stays a 1:1
+    search among ``n`` pairs) and keeps at most ``n`` of the rest in file order (BUCC's unaligned
+    sentences included); ``gold`` keeps the pairs whose two sentences stay.
+    """
+    source = example.source[:n]
+    kept = {s.id for s in source}
+    dropped_partners = {t for s, t in example.gold if s not in kept}
+    target = tuple(t for t in example.target if t.id not in dropped_partners)[:n]
+    kept_targets = {t.id for t in target}
+    gold = tuple((s, t) for s, t in example.gold if s in kept and t in kept_targets)
+    return type(example)(example.id, source, target, gold)
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One language pair scored at one setting: its metrics (none without gold), the ``n`` of its
+    rows, the prediction file's lines, and for Tatoeba per English query the gold and predicted
+    source ids (the example rows)."""
+
+    metrics: dict[str, float]
+    n: int
+    predictions: list[str]
+    gold: list | None = None
+    predicted: list | None = None
+
+
+def score(task, example, src_emb: np.ndarray, trg_emb: np.ndarray) -> Scored:
+    """Search ``example`` (a :class:`~xstilts.data.examples.RetrievalExample`) with the given embeddings
+    and score it as XTREME does: Tatoeba (``reader == "tatoeba"``) — nearest source per English
+    sentence, accuracy; BUCC — margin mining with the task's ``k``/``margin`` options, then F1 (and
+    precision, recall, threshold) at the F1-optimal threshold on the gold pairs."""
+    from xstilts.metrics import get_metric
+    from xstilts.metrics.bucc import bucc_eval
+
+    if task.reader == "tatoeba":
+        predicted = [example.source[int(i)].id for i in tatoeba_predict(src_emb, trg_emb)]
+        gold_of = {t: s for s, t in example.gold}
+        gold = [gold_of.get(t.id) for t in example.target]
+        metrics = get_metric("accuracy")(gold, predicted, None) if example.gold else {}
+        return Scored(metrics, len(gold), predicted, gold, predicted)
+    candidates = mine_candidates([s.text for s in example.source], [t.text for t in example.target], src_emb, trg_emb,
+                                 k=int(task.options.get("k", 4)), margin=task.options.get("margin", "ratio"))
+    if not example.gold:
+        return Scored({}, 0, [])
+    r = bucc_eval(candidates, [(s.id, s.text) for s in example.source], [(t.id, t.text) for t in example.target],
+                  [f"{a}\t{b}" for a, b in example.gold])
+    return Scored({"f1": r.f1, "precision": r.precision, "recall": r.recall, "threshold": r.threshold},
+                  len(example.gold), r.pairs)
+
+
+def score_settings(
+    model,
+    tokenizer,
+    task,
+    example,
+    settings: Sequence[tuple[int, str]],
+    *,
+    max_length: int,
+    source_prefix: str = "",
+    target_prefix: str = "",
+    batch_size: int = 32,
+) -> dict[tuple[int, str], Scored]:
+    """:func:`score` of ``example`` at every ``(layer, pooling)`` of ``settings`` (``hidden_states``
+    indices, negative from the end), each side embedded once for all of them (:func:`embed_layers`).
+    Keys are the settings with non-negative layers, in the order given."""
+    states = model.config.num_hidden_layers + 1
+    cells = list(dict.fromkeys((layer_index(layer, states), pooling) for layer, pooling in settings))
+    layers = sorted({layer for layer, _ in cells})
+    poolings = list(dict.fromkeys(pooling for _, pooling in cells))
+
+    def side(sentences, prefix):
+        return embed_layers(model, tokenizer, [s.text for s in sentences], layers=layers, poolings=poolings,
+                            max_length=max_length, batch_size=batch_size, prefix=prefix)
+
+    src, trg = side(example.source, source_prefix), side(example.target, target_prefix)
+    return {cell: score(task, example, src[cell], trg[cell]) for cell in cells}
+
+
+def sweep(
+    model,
+    tokenizer,
+    task,
+    examples: Mapping[str, object],
+    *,
+    layers: Sequence[int] | None = None,
+    poolings: Sequence[str] = POOLINGS,
+    max_length: int,
+    source_prefix: str = "",
+    target_prefix: str = "",
+    batch_size: int = 32,
+) -> list[dict]:
+    """Every layer (None: all hidden states, 0 = embeddings … L) × pooling for each language of
+    ``examples`` (language → :class:`~xstilts.data.examples.RetrievalExample`): one record per
+    language × layer × pooling × metric, with the setting it was scored at."""
+    states = model.config.num_hidden_layers + 1
+    wanted = range(states) if layers is None else layers
+    cells = [(layer, pooling) for layer in sorted({layer_index(x, states) for x in wanted})
+             for pooling in dict.fromkeys(poolings)]
+    out = []
+    for language, example in examples.items():
+        scored = score_settings(model, tokenizer, task, example, cells, max_length=max_length,
+                                source_prefix=source_prefix, target_prefix=target_prefix, batch_size=batch_size)
+        for (layer, pooling), s in scored.items():
+            out += [{"task": task.name, "language": language, "layer": layer, "pooling": pooling, "metric": m,
+                     "value": float(v), "n": s.n, "max_length": max_length, "source_prefix": source_prefix,
+                     "target_prefix": target_prefix} for m, v in s.metrics.items() if v is not None]
+    return out
 
 
 # ------------------------------------------------------------------ what the pipeline asks of the format

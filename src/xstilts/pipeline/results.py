@@ -65,6 +65,10 @@ ROW_FIELDS = (
 )
 # ``intermediate`` is part of the key: one run scores retrieval before and after intermediate training.
 KEY_FIELDS = ("run_id", "phase", "intermediate", "task", "language", "split", "bucket", "metric")
+# Fields only some rows carry, part of the key where present: the retrieval sweep's rows (phase
+# ``retrieval_sweep``) differ only in the hidden layer and pooling they score. A row without them
+# has the key it always had.
+EXTRA_KEY_FIELDS = ("layer", "pooling")
 LOWER_IS_BETTER = {"loss", "perplexity", "threshold", "share_truncated", "answers_lost"}
 
 # What :func:`read_rows` requires of a row, per kind of file.
@@ -213,7 +217,8 @@ def append_rows(path: str | Path, rows: Iterable[dict]) -> None:
 
 def row_key(row: dict) -> tuple:
     """The identity of a result: rows with the same key are re-runs of one measurement."""
-    return tuple(json.dumps(row.get(k)) for k in KEY_FIELDS)
+    key = tuple(json.dumps(row.get(k)) for k in KEY_FIELDS)
+    return key + tuple(f"{k}={json.dumps(row[k])}" for k in EXTRA_KEY_FIELDS if k in row)
 
 
 def _kind_of(path: Path) -> str:

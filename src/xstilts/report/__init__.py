@@ -27,6 +27,7 @@ from xstilts.errors import ConfigError
 from xstilts.report import sections as S
 from xstilts.report.data import ReportData, load
 from xstilts.report.html import render_page
+from xstilts.report.retrieval_sweep import retrieval_sweep
 from xstilts.report.tables import Table
 from xstilts.report.xtreme import xtreme_section
 
@@ -94,6 +95,7 @@ def _build(data: ReportData, tmp: Path, *, n_resamples: int, seed: int) -> str:
     repro = S.reproducibility(ctx, date=date)
     body = [answer, main, heat, trend, sizes, retrieval, training, repro]
     body.insert(2, xtreme_section(ctx))  # XTREME score, after the main results
+    body.insert(body.index(retrieval) + 1, retrieval_sweep(ctx))  # layer × pooling, after retrieval
     missing = list(dict.fromkeys(b.text for s in body for b in _walk(s.blocks) if isinstance(b, S.Note) and b.missing))
     sections = [S.overview(ctx, missing)] + body
     for s in sections:

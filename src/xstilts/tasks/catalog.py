@@ -71,9 +71,16 @@ PANX_TAGS = ("O", "B-PER", "I-PER", "B-ORG", "I-ORG", "B-LOC", "I-LOC")
 EN = ("en",)
 QA_LENGTHS = dict(max_length=384, doc_stride=128, max_query_length=64, max_answer_length=30)
 RETRIEVAL_OPTIONS = {
-    # XTREME's run_tatoeba.sh / run_bucc2018.sh: layer 7 of 12 (base), 13 of 24 (large);
-    # the layer is resolved from the encoder's depth and always recorded with the result.
+    # The paper's settings (Phang et al. ran XTREME through jiant; docs/retrieval.md has the sources).
+    # Layer: XTREME's --specific_layer, 7 of 12 (base), 13 of 24 (large) (google-research/xtreme@838c13b
+    # scripts/run_tatoeba.sh:28,41), = hidden_states[8] / [14] (resolve_layer adds 1); jiant's X-STILTs
+    # runs use hidden_states[14] for BOTH tasks (nyu-mll/jiant scripts/benchmarks/xtreme/
+    # xtreme_runconfig_writer.py:56,119-124), not run_bucc2018.sh's fixed 7 of the last 12 (= [20] of 24).
+    # Resolved from the encoder's depth and always recorded with the result.
     "layer_by_depth": {12: 7, 24: 13},
+    # Mean pooling, special tokens included, for both tasks: jiant's pooler_type (same file, :123),
+    # and what XTREME's published BUCC numbers used (its --pool_type cls was ignored until
+    # google-research/xtreme#72 was fixed, 287a7b7).
     "pooling": "mean",
 }
 # Target fine-tuning defaults: XTREME's scripts/train_{xnli,pawsx,udpos,panx,qa}.sh for
@@ -316,7 +323,9 @@ register(Task(
     hub=HubSource("google/xtreme", config="bucc18.{language}", mapper="xtreme_bucc",
                   splits={"dev": "validation", "test": "test"}),
     metric="bucc2018", max_length=512,
-    options=RETRIEVAL_OPTIONS | {"k": 4, "margin": "ratio", "pooling": "cls"},
+    # LASER/XTREME margin mining (utils_retrieve.py:131-133 mine_bitext defaults: k 4, ratio margin).
+    # version 2: pooling mean, was cls (results of version 1 keep their own run ids).
+    options=RETRIEVAL_OPTIONS | {"k": 4, "margin": "ratio"}, version=2,
     license="BUCC 2018 shared task terms", reference=XTREME_REF,
 ))
 register(Task(
