@@ -29,6 +29,7 @@ from xstilts.formats.base import Features
 from xstilts.modeling import HeadSpec, MultiTaskModel
 from xstilts.pipeline import evaluation
 from xstilts.tasks import get_task
+from xstilts.training import loop
 from xstilts.training.loop import TrainStream, train
 
 VOCAB, PAD, GLOBAL_BATCH = 40, 1, 8
@@ -99,6 +100,16 @@ def main(out: Path) -> None:
                                 pad_token_id=PAD)
         return r.metrics
 
+    checkpoint_files: list[str] = []  # what the last checkpoint before the end held (the final one keeps no optimizer)
+    save = loop._save_checkpoint
+
+    def recording_save(model, optimizer, scheduler, state, target, rng_states):
+        save(model, optimizer, scheduler, state, target, rng_states)
+        if not state["finished"]:
+            checkpoint_files[:] = sorted(p.name for p in target.iterdir())
+
+    loop._save_checkpoint = recording_save
+
     args = TrainingArgs(per_device_train_batch_size=GLOBAL_BATCH // processes, num_train_epochs=6.0, eval_steps=3,
                         early_stopping_patience=4, learning_rate=5e-3, warmup_ratio=0.0, logging_steps=1, mixed_precision="no")
     log: list[str] = []
@@ -112,7 +123,7 @@ def main(out: Path) -> None:
     logits = evaluation.predict(model, "xnli", dev_feats, batch_size=3, pad_token_id=PAD)["logits"]
     tag_logits = evaluation.predict(model, "udpos", tag_feats, batch_size=2, pad_token_id=PAD)["logits"]
 
-    mine = {"losses": losses, "log": log, "writes": writes, "tokens_seen": result.tokens_seen,
+    mine = {"losses": losses, "log": log, "writes": writes, "checkpoint_files": checkpoint_files, "tokens_seen": result.tokens_seen,
             "history": result.history, "best_step": result.best_step, "steps": result.steps,
             "metrics": cls.metrics, "tag_metrics": tag.metrics}
     everyone = [mine]

@@ -119,7 +119,12 @@ def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimi
             continue
         (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
     groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon)
+    # Fused AdamW (one kernel over all parameters; HF Trainer's default optimizer) where torch has it
+    # for these tensors; else torch's default implementation. Same update rule either way.
+    fused = all(p.dtype in (torch.float32, torch.float16, torch.bfloat16) and p.device.type in ("cpu", "cuda")
+                for g in groups for p in g["params"])
+    return torch.optim.AdamW(groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
+                             fused=fused or None)
 
 
 def _linear_schedule(optimizer, warmup: int, total: int):
@@ -256,17 +261,17 @@ def _train_once(
     if found is not None:
         state = json.loads((found / "state.json").read_text())
         load_model(core, str(found / "model.safetensors"))
+        resumed_from = state["step"]
+        if state["finished"]:  # the final checkpoint has no optimizer state: nothing is left to train
+            _load_best(core, out_dir)
+            return _result(state, resumed_from, started, args)
         optimizer.load_state_dict(torch.load(found / "optimizer.pt", weights_only=True))
         scheduler.load_state_dict(torch.load(found / "scheduler.pt", weights_only=True))
         torch.set_rng_state(torch.load(_rng_file(found, rank), weights_only=True))
-        resumed_from = state["step"]
         log(f"resumed from step {resumed_from} ({found})")
     cursors = {h: TaskCursor(**c) for h, c in state["cursors"].items()}
 
     saved_step = state["step"] if found is not None else None
-    if state["finished"]:
-        _load_best(core, out_dir)
-        return _result(state, resumed_from, started, args)
 
     log(f"training {', '.join(by_head)}: {steps} steps, warm-up {warmup}, eval every {eval_every}, "
         f"probabilities {json.dumps({k: round(v, 4) for k, v in probs.items()})}")
@@ -452,8 +457,13 @@ def _rng_file(checkpoint: Path, rank: int) -> Path:
 
 
 def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path, rng_states: list[torch.Tensor]) -> None:
+    """The state to resume from. A finished phase's checkpoint keeps only its weights and state: the
+    optimizer's moments (twice the model's size) serve no resume once every step is taken."""
     def write(d: Path) -> None:
         save_model(model, str(d / "model.safetensors"))
+        if state["finished"]:
+            (d / "state.json").write_text(json.dumps(state, indent=1))
+            return
         torch.save(optimizer.state_dict(), d / "optimizer.pt")
         torch.save(scheduler.state_dict(), d / "scheduler.pt")
         for rank, rng in enumerate(rng_states):
