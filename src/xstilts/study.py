@@ -139,6 +139,24 @@ class SeqlenStudy(BaseModel):
             raise ValueError(f"{twice!r} is listed twice (each run would be run twice), got {values}")
         return values
 
+    @field_validator("source_languages", "intermediate_source_languages", mode="before")
+    @classmethod
+    def _language_codes(cls, values: Any) -> Any:
+        # Each element as a phase's source_language takes it ([de] is de), so twins show as twins.
+        from xstilts.config import _SourceLanguage
+
+        if not isinstance(values, list):
+            return values
+        out = []
+        for i, value in enumerate(values):
+            if isinstance(value, (str, list)):
+                try:
+                    value = _SourceLanguage._codes(value)
+                except ValueError as err:
+                    raise ValueError(f"item {i}: {err}") from None
+            out.append(value)
+        return out
+
     @field_validator("intermediate_tasks", "targets")
     @classmethod
     def _known_tasks(cls, names: list[str], info) -> list[str]:

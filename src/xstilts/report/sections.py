@@ -983,15 +983,17 @@ def pretraining(ctx: Context) -> Section:
 
 
 def _english_dev(ctx: Context) -> list:
-    raw_len = {}
+    raw_len, raw_lang = {}, {}
     for r in ctx.data.rows:
         if r.get("phase") == "intermediate":
             raw_len[r["run_id"]] = r.get("intermediate_max_len")
+            raw_lang[r["run_id"]] = r.get("source_language")  # None: English
     cells: dict[tuple, list[float]] = defaultdict(list)
     for phase in ("intermediate", "target"):
         for r in sorted(main_scores(ctx.data.rows, phase=phase), key=lambda r: natural_order(r.get("seed"))):
             if phase == "intermediate":
-                label = f"{r['task']} @ {raw_len.get(r['run_id'], 'task default')}"
+                trained_in = f"[{raw_lang[r['run_id']]}]" if raw_lang.get(r["run_id"]) else ""  # not English
+                label = f"{r['task']}{trained_in} @ {raw_len.get(r['run_id'], 'task default')}"
                 order = (0, r["task"], raw_len.get(r["run_id"]) or -1)
             else:
                 key = cond_key(r)
@@ -1019,6 +1021,9 @@ def _training_table(ctx: Context):
         spec = first.spec
         what = ("+".join(spec.get("tasks") or []) or spec.get("task") or spec.get("model")
                 or (spec.get("from_scratch") or {}).get("corpus_task") or "?")
+        if spec.get("source_language"):  # trained in other languages than English: udpos[de]
+            langs = spec["source_language"]
+            what += f"[{langs if isinstance(langs, str) else '+'.join(langs)}]"
         max_len = spec.get("max_length")
         if first.kind == "intermediate" and max_len is None and run is not None and run.condition is not None:
             max_len = run.condition.intermediate_max_len

@@ -126,6 +126,8 @@ def train_phase(run: Run, phase, tasks: list[Task], args: TrainingArgs, phase_di
         r = evaluation.evaluate(run.model, task.name, scorer, ex, feats, settings=s, language=lang,
                                 batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id)
         rows += run.rows(phase.kind, task.name, lang, "dev", r.metrics, r.n)
+    if languages != (ENGLISH,):  # the phase's own rows say what it trained in (the intermediate's too)
+        rows = [r | {"source_language": trained_in} for r in rows]
     if distributed.is_main():
         run.model.save(phase_dir / "model")
     finish(run, phase_dir, rows, {"steps": result.steps, "best_step": result.best_step, "truncation": truncation,
