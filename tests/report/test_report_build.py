@@ -30,7 +30,8 @@ SECTIONS = ("overview", "answer", "main-results", "gains", "trends", "buckets", 
 FIGURES = ("answer_slopes", "gain_heatmap_languages", "gain_heatmap_buckets", "gain_vs_max_len", "bucket_sizes",
            "retrieval_vs_max_len")
 TABLES = ("main_results", "main_results_by_language", "gains", "trends", "answer", "bucket_sizes",
-          "intermediate_truncation", "retrieval", "pretraining", "english_dev", "training_phases", "runs")
+          "intermediate_truncation", "retrieval", "pretraining", "english_dev", "training_phases", "runs",
+          "xtreme_scores")
 
 
 @pytest.fixture(scope="module")
