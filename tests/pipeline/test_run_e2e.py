@@ -161,6 +161,29 @@ def test_runs_share_an_identical_training_prefix(tmp_path, data_dir, tiny_model_
     assert "reloaded its model" in logs[-1].read_text()
 
 
+def test_an_evaluation_before_a_finished_shared_phase_gets_its_own_model(tmp_path, data_dir, tiny_model_dir,
+                                                                          monkeypatch):
+    """A second run reusing a finished intermediate phase still scores the bare encoder in its
+    retrieval phase before it (it used to have no model there: the run resumed after the shared phase)."""
+    monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
+    first = _config(tiny_model_dir, "xnli")
+    first["phases"] = [p for i, p in enumerate(first["phases"]) if i != 1]  # no retrieval before intermediate
+    second = _config(tiny_model_dir, "xnli")  # the same phases, and retrieval on the bare encoder first
+    out = tmp_path / "out"
+    for i, raw in enumerate((first, second)):
+        cfg = tmp_path / f"c{i}.yaml"
+        cfg.write_text(yaml.safe_dump(raw))
+        result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+    assert len([d for d in out.glob("shared/intermediate-*") if d.is_dir()]) == 1
+    second_id = result.output.strip().splitlines()[-1].split("/")[-1]
+    rows = [r for r in read_rows(out / "results.jsonl") if r["run_id"] == second_id and r["phase"] == "retrieval_eval"]
+    before = {r["language"]: r["value"] for r in rows if not r["intermediate"] and r["metric"] == "accuracy"}
+    after = {r["language"]: r["value"] for r in rows if r["intermediate"] and r["metric"] == "accuracy"}
+    assert set(before) == set(after) == {"de", "fr"}
+    assert before != after  # two models: the bare encoder, then the intermediate one
+
+
 def test_example_scores_reproduce_the_official_numbers(tmp_path, data_dir, tiny_model_dir, monkeypatch):
     from xstilts.metrics.per_example import aggregate
 
