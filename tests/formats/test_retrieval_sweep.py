@@ -99,3 +99,27 @@ def test_score_settings_equals_one_setting_at_a_time_on_real_tatoeba(data_dir, e
         assert s.metrics == {"accuracy": pytest.approx(accuracy, abs=1e-9)} and s.n == 120
     # Layers differ: the sweep is worth running (measured 92.5 at layer 8 mean, 26.7 at layer 3 cls).
     assert scored[(8, "mean")].metrics["accuracy"] > 90 > 40 > scored[(3, "cls")].metrics["accuracy"]
+
+
+def test_score_settings_mines_bucc_style_pools(data_dir, encoder, mini_tokenizer):
+    """BUCC's branch (margin mining, F1 at the best threshold on gold) on pools built from real
+    Tatoeba pairs: 60 aligned pairs, 20 sentences on each side without a partner."""
+    (ex,) = load_examples(get_task("tatoeba"), "test", "de", data_dir=data_dir)
+    partner = {s: t for s, t in ex.gold}
+    target = {t.id: t for t in ex.target}
+    aligned, src_only = ex.source[:60], ex.source[60:80]
+    trg_only = [target[partner[s.id]] for s in ex.source[80:100]]
+    pool = RetrievalExample("de", tuple(aligned) + tuple(src_only),
+                            tuple(trg_only) + tuple(target[partner[s.id]] for s in aligned),
+                            tuple((s.id, partner[s.id]) for s in aligned))
+    task = get_task("bucc2018")
+    scored = retrieval.score_settings(encoder, mini_tokenizer, task, pool, [(12, "mean"), (0, "cls")],
+                                      max_length=64, batch_size=32)
+    best, worst = scored[(12, "mean")], scored[(0, "cls")]
+    assert set(best.metrics) == {"f1", "precision", "recall", "threshold"} and best.n == 60
+    assert best.metrics["f1"] > 90 > 30 > worst.metrics["f1"]  # measured 98.3 and 0.0
+    # The prediction lines are the extracted pairs; F1 is theirs against the gold (evaluate.py's bucc_f1).
+    from xstilts.metrics.bucc import bucc_f1
+
+    gold = [f"{s}\t{t}" for s, t in pool.gold]
+    assert bucc_f1(gold, best.predictions)["f1"] == pytest.approx(best.metrics["f1"])
