@@ -136,7 +136,8 @@ def test_retrieval_phase_scores_bucc_and_tatoeba(tmp_path, data_dir, tiny_model_
     assert set(metrics) == {"f1", "precision", "recall", "threshold"}
     assert metrics["threshold"]["higher_is_better"] is False and metrics["f1"]["n"] == 80
     done = json.loads(next(out.glob("runs/*/1-retrieval_eval/done.json")).read_text())
-    assert done["settings"]["bucc2018"] == {"layer": 1, "pooling": "cls", "max_length": 32}
+    assert done["settings"]["bucc2018"] == {"layer": 1, "pooling": "mean", "max_length": 32,  # the paper's pooling
+                                            "source_prefix": "", "target_prefix": ""}
     pairs = next(out.glob("runs/*/1-retrieval_eval/predictions/bucc2018/test-de.tsv")).read_text().splitlines()
     assert pairs and all(p.count("\t") == 1 for p in pairs)
 
