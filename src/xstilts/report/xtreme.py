@@ -126,7 +126,10 @@ def xtreme_units(data: ReportData) -> list[XtremeUnit]:
                 unit.scores[task] = {m: {lang: float(np.mean(pooled[task][m][lang]))
                                          for lang in XTREME_LANGUAGES[task] if lang in pooled[task][m]}
                                      for m in sorted(pooled[task])}
-        for task, scores in unit.scores.items():
+        for task, scores in list(unit.scores.items()):
+            if task in XTREME_GROUPS["qa"] and not {"exact_match", "f1"} <= set(scores):
+                del unit.scores[task]  # evaluate.py scores QA as (EM + F1) / 2: one alone is no task score
+                continue
             summary = summarise_task(task, scores)
             if "avg_metric" in summary:
                 unit.detailed[task] = summary
