@@ -308,7 +308,8 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
                        "policy_reference_length": study.policy_reference_length,
                        "training": study.intermediate_training,
                        **(study.intermediate_sampler if len(mixture) > 1 else {}),
-                       **({} if _languages(intermediate_source) == ["en"] else {"source_language": intermediate_source})})
+                       **({} if _languages(intermediate_source) == ["en"]
+                          else {"source_language": intermediate_source})})
         for part in mixture:
             if get_task(part).format == "span_qa":
                 tasks.setdefault(part, {})["doc_stride"] = max(1, round(study.doc_stride_ratio * max_len))
@@ -435,8 +436,8 @@ def run_study(preset: str, out_dir: str | Path, *, dry_run: bool = False, progre
     sources = f" × {len(study.source_languages)} source languages" if len(study.source_languages) > 1 else ""
     inter = (f" × {len(study.intermediate_source_languages)} intermediate source languages"
              if len(study.intermediate_source_languages) > 1 else "")
-    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets{sources} × "
-         f"[baseline + {len(study.intermediate_tasks)} tasks{inter} × {len(study.compute_policies)} policies × "
+    echo(f"study {study.name}: {len(configs)} runs ({len(study.seeds)} seeds × {len(study.targets)} targets{sources} "
+         f"× [baseline + {len(study.intermediate_tasks)} tasks{inter} × {len(study.compute_policies)} policies × "
          f"{len(study.max_lengths)} max lengths]); {cost['training_phases']} distinct training phases")
     if control:
         echo(f"  + {len(control)} random-init control run(s) in {out_dir / 'control'}")

@@ -93,7 +93,8 @@ def test_source_language_must_be_language_codes(data_dir):
 
 
 def test_the_guard_refuses_to_score_the_german_dev_sentences_it_trains_on(tmp_path, data_dir, tiny_model_dir):
-    raw = _raw(data_dir, tiny_model_dir, "de", evaluate={"kind": "zero_shot_eval", "splits": ["dev"], "languages": ["de"]})
+    german_dev = {"kind": "zero_shot_eval", "splits": ["dev"], "languages": ["de"]}
+    raw = _raw(data_dir, tiny_model_dir, "de", evaluate=german_dev)
     raw["phases"].pop(1)
     with pytest.raises(ConfigError) as err:
         run_experiment(load_config(raw=raw), tmp_path / "out", progress=False)
@@ -120,7 +121,8 @@ def test_trained_on_german_scored_zero_shot_in_english_and_chinese(tmp_path, dat
     assert train["tokens_seen"]["language"] == "de" and train["share_truncated"]["n"] == 200  # German dev[0:200]
     dev = [r for r in rows if r["phase"] == "target" and r["split"] == "dev"]
     assert {(r["language"], r["n"]) for r in dev} == {("de", 60)}  # selected on German dev[200:260]
-    zero_shot = {(r["language"], r["metric"]): r for r in rows if r["phase"] == "zero_shot_eval" and r["bucket"] == "all"}
+    zero_shot = {(r["language"], r["metric"]): r for r in rows
+                 if r["phase"] == "zero_shot_eval" and r["bucket"] == "all"}
     assert {lang for lang, _ in zero_shot} == {"de", "en", "zh"}
     for lang in ("de", "en", "zh"):
         r = zero_shot[(lang, "f1")]

@@ -49,7 +49,8 @@ def test_translate_train_runs_on_the_world_and_is_its_own_condition_in_the_repor
     assert trained["en"]["n"] == 32 and trained["en+xa+xb+xc"]["n"] == 4 * 32
     dev = {(r["language"], r["n"]) for r in inter if r["split"] == "dev" and r["metric"] == "accuracy"}
     assert dev == {("en", 16)} | {(lang, 16) for lang in LANGUAGES}
-    zero_shot = [r for r in rows if r["phase"] == "zero_shot_eval" and r["bucket"] == "all" and r["metric"] == "accuracy"]
+    zero_shot = [r for r in rows
+                 if r["phase"] == "zero_shot_eval" and r["bucket"] == "all" and r["metric"] == "accuracy"]
     conditions = {tuple(r["intermediate"]) for r in zero_shot}
     assert conditions == {(), ("syn_nli",), (mixed,)}
     for r in zero_shot:

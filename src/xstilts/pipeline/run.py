@@ -122,7 +122,8 @@ class Run:
                 member[int(i)].append(name)
         common = {"run_id": self.resolved.run_id, "config_hash": self.resolved.config_hash(), "phase": phase,
                   "intermediate": list(self.intermediate), "intermediate_max_len": self.intermediate_max_len,
-                  "compute_policy": self.compute_policy, "target": self.target_label, "task": task.name, "language": language, "split": split,
+                  "compute_policy": self.compute_policy, "target": self.target_label, "task": task.name,
+                  "language": language, "split": split,
                   "seed": self.config.seed, "metric": task.metric, **self.language_fields()}
         return [{**common, "example_id": ex.id, "length": int(n), "buckets": b,
                  "stats": {k: v for k, v in st.items() if k != "id"}}
