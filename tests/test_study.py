@@ -59,7 +59,7 @@ def test_demo_preset_pretrains_as_the_demo_config_does():
 
 def test_a_mixture_is_one_intermediate_phase_on_all_its_tasks():
     study = load_preset("demo", ["intermediate_tasks=[syn_nli+syn_longqa, syn_nli]",
-                                 "intermediate_sampler={sampler: temperature, temperature: 3}"])
+                                 "mixture={sampler: temperature, temperature: 3}"])
     runs = [c for c in expand(study) if any(p.kind == "intermediate" for p in c.phases)]
     mixed = [c for c in runs if "syn_nli.syn_longqa" in c.name]
     single = [c for c in runs if "syn_nli.syn_longqa" not in c.name]
@@ -74,8 +74,17 @@ def test_a_mixture_is_one_intermediate_phase_on_all_its_tasks():
     assert all(c.phases[-2].head_init in ("syn_longqa", "fresh") for c in qa_target)
 
 
+def test_an_mlm_corpus_joins_a_mixture_with_its_block():
+    study = load_preset("demo", ["intermediate_tasks=[syn_nli+syn_mlm, syn_nli+syn_longqa]",
+                                 "mixture={sampler: uniform, mlm: {languages: [en, xa], head: checkpoint}}"])
+    phases = {tuple(p.tasks): p for c in expand(study) for p in c.phases if p.kind == "intermediate"}
+    assert phases[("syn_nli", "syn_mlm")].mlm.languages == ["en", "xa"]
+    assert phases[("syn_nli", "syn_longqa")].mlm is None  # the block only where MLM is mixed in
+    assert {p.sampler for p in phases.values()} == {"uniform"}
+
+
 @pytest.mark.parametrize("entry,needle", [("syn_nli+syn_nli", "twice"), ("syn_nli+nope", "nope"),
-                                          ("syn_nli+syn_mlm", "pretraining")])
+                                          ("syn_mlm", "joins a mixture")])
 def test_a_bad_mixture_is_a_one_line_error(entry, needle):
     with pytest.raises(ConfigError, match=needle):
         load_preset("demo", [f"intermediate_tasks=[{entry}]"])

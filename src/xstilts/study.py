@@ -103,9 +103,12 @@ class SeqlenStudy(BaseModel):
     data_source: Literal["files", "hub"] = "files"
     pretrained: dict[str, Any]
     # One task, or a multi-task mixture written "a+b+c" (one intermediate phase training on all of
-    # them, sampled by intermediate_sampler; Phang et al. 2020's multi-task condition).
+    # them; Phang et al. 2020's multi-task condition). An MLM corpus task (mlm, syn_mlm) may join a
+    # mixture — "mnli+mlm", the paper's continued-multilingual-MLM baseline — never stand alone.
     intermediate_tasks: list[str] = Field(min_length=1)
-    intermediate_sampler: dict[str, Any] = {}  # sampler, temperature, examples_cap of a mixture's phase
+    # Intermediate-phase keys for mixtures only: sampler, temperature, examples_cap, and the mlm block
+    # (corpus languages, head) of one with an MLM task.
+    mixture: dict[str, Any] = {}
     max_lengths: list[Annotated[int, Field(gt=0)]] = Field(min_length=1)
     compute_policies: list[Literal["equal_steps", "equal_tokens"]] = ["equal_steps"]
     policy_reference_length: int = 128
@@ -174,8 +177,11 @@ class SeqlenStudy(BaseModel):
                 if info.field_name == "targets" and (task.role != "target" or task.format == "retrieval"):
                     raise ValueError(f"{name!r} is {'a retrieval' if task.format == 'retrieval' else f'an {task.role}'} "
                                      f"task, not a target trained in English and scored zero-shot")
-                if info.field_name == "intermediate_tasks" and (task.role == "pretraining" or task.format == "retrieval"):
-                    raise ValueError(f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on")
+                mlm_in_mixture = task.format == "mlm" and len(parts) > 1
+                if info.field_name == "intermediate_tasks" and (task.format == "retrieval" or
+                                                                (task.role == "pretraining" and not mlm_in_mixture)):
+                    raise ValueError(f"{name!r} is a {task.role} {task.format} task, not one to fine-tune on"
+                                     + (" (an MLM corpus joins a mixture: 'task+mlm')" if task.format == "mlm" else ""))
         return names
 
 
@@ -307,7 +313,7 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
         phases.append({"kind": "intermediate", "tasks": mixture, "max_length": max_len, "compute_policy": policy,
                        "policy_reference_length": study.policy_reference_length,
                        "training": study.intermediate_training,
-                       **(study.intermediate_sampler if len(mixture) > 1 else {}),
+                       **(_mixture_keys(study, mixture) if len(mixture) > 1 else {}),
                        **({} if _languages(intermediate_source) == ["en"]
                           else {"source_language": intermediate_source})})
         for part in mixture:
@@ -325,6 +331,14 @@ def _config(study: SeqlenStudy, seed: int, target: str, task: str | None, max_le
     raw = {"name": f"{study.name}-{condition}-s{seed}", "seed": seed, "data_source": study.data_source,
            "data_dir": data_dir or study.data_dir, "phases": phases, "tasks": tasks}
     return load_config(raw=raw)
+
+
+def _mixture_keys(study: SeqlenStudy, mixture: list[str]) -> dict:
+    """``study.mixture`` for one mixture's phase: its ``mlm`` block only where an MLM task is mixed in."""
+    keys = dict(study.mixture)
+    if not any(get_task(t).format == "mlm" for t in mixture):
+        keys.pop("mlm", None)
+    return keys
 
 
 def _compatible(a: str, b: str) -> bool:
