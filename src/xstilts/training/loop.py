@@ -136,12 +136,16 @@ def _linear_schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device, rng: np.random.Generator) -> dict:
+def _to_batch(stream: TrainStream, rows: np.ndarray, pad_token_id: int, device,
+              rng: np.random.Generator) -> tuple[dict, int]:
+    """The micro-batch on ``device`` and its real (non-padding) tokens, counted on the host: reading
+    them back from the device would make every micro-batch wait for the one before."""
     cols = [c for c in (*MODEL_INPUTS, *stream.target_columns) if c in stream.features]
     batch = collate([{c: stream.features[c][int(i)] for c in cols} for i in rows], pad_token_id)
     if stream.transform is not None:
         batch = stream.transform(batch, rng)
-    return {k: torch.as_tensor(np.asarray(v)).to(device) for k, v in batch.items()}
+    tokens = int(np.asarray(batch["attention_mask"]).sum())
+    return {k: torch.as_tensor(np.asarray(v)).to(device, non_blocking=True) for k, v in batch.items()}, tokens
 
 
 def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir: str | Path,
@@ -280,7 +284,7 @@ def _train_once(
     running, n_running = 0.0, 0
     wrapped.train()
     while state["step"] < steps:
-        step_tokens, bad = 0, None
+        step_tokens, micro = 0, []  # micro: (loss on the device, head, micro-batch, rows) of this step
         for _ in range(args.gradient_accumulation_steps):
             head = choose_task(probs, seed, state["micro_batch"])
             stream = by_head[head]
@@ -290,18 +294,21 @@ def _train_once(
             # every backward: it trains a copy of a row that another process has, uncounted.
             copy = len(mine) == 0
             rng = np.random.default_rng([seed, state["micro_batch"], rank])
-            batch = _to_batch(stream, rows[:1] if copy else mine, pad_token_id, accelerator.device, rng)
+            batch, tokens = _to_batch(stream, rows[:1] if copy else mine, pad_token_id, accelerator.device, rng)
             with accelerator.autocast():
                 outputs = wrapped(head, batch)
                 loss = core.loss(head, outputs, batch) / args.gradient_accumulation_steps
-            if not bool(torch.isfinite(loss.detach())) and bad is None:
-                bad = (float(loss.detach()) * args.gradient_accumulation_steps, head, state["micro_batch"],
-                       stream.describe_rows(mine if len(mine) else rows[:1]))
             accelerator.backward(loss)
-            step_tokens += 0 if copy else int(batch["attention_mask"].sum())
-            running += float(loss.detach()) * args.gradient_accumulation_steps
-            n_running += 1
+            micro.append((loss.detach(), head, state["micro_batch"], mine if len(mine) else rows[:1]))
+            step_tokens += 0 if copy else tokens
             state["micro_batch"] += 1
+        # One read-back per optimizer step (not per micro-batch): the losses, for the log and for
+        # the check below.
+        values = (torch.stack([m[0] for m in micro]).float() * args.gradient_accumulation_steps).tolist()
+        running += sum(values)
+        n_running += len(values)
+        bad = next(((v, m[1], m[2], by_head[m[1]].describe_rows(m[3])) for v, m in zip(values, micro)
+                    if not math.isfinite(v)), None)
         # Before the update: a non-finite loss would poison the weights, and every later number.
         if (bad is not None) if processes == 1 else _sum(accelerator, float(bad is not None)) > 0:
             where = (f"{bad[1]} micro-batch {bad[2]}, examples {bad[3]}" if bad is not None
