@@ -6,11 +6,13 @@
 Both sides train the same encoder weights on the same featurized rows (xstilts' featurization of
 real English data from $XSTILTS_DATA_DIR): the same number of optimizer steps, effective batch, max
 length, learning-rate schedule and precision. The Trainer runs at its best practice: dynamic
-padding (``DataCollatorWithPadding``), ``train_sampling_strategy="group_by_length"``, fused AdamW
-(its default), SDPA attention, bf16 where the device has it, no checkpoints
-(``save_strategy="no"``). xstilts runs its whole ``train()``, including the checkpoint a phase
-keeps for resuming. The two alternate, one repetition at a time, and the script prints tokens/s
-(real, non-padding tokens), the final loss and the xstilts / Trainer ratio (min / median / max).
+padding (``DataCollatorWithPadding``), fused AdamW (its default), SDPA attention, bf16 where the device has it, no checkpoints
+(``save_strategy="no"``). Both train on the very same batches: the Trainer reads the rows in the
+order xstilts' length-grouped sampler draws them (``train_sampling_strategy="sequential"`` over that
+order), so both see the same real tokens (checked) and differ only in the loop around the model.
+xstilts runs its whole ``train()``, including the checkpoint a phase keeps for resuming. The two
+alternate, one repetition at a time, and the script prints tokens/s (real, non-padding tokens), the
+final loss and the xstilts / Trainer ratio (min / median / max).
 
 Workloads: (a) ``pairs``: ANLI R1-R3 dev pairs at 128; (b) ``choice``: HellaSwag val at 128 (4 choices);
 (c) ``qa``: SQuAD v1.1 dev windows at 384, stride 128. Models: ``tiny``, a 2-layer XLM-R config (hidden
@@ -99,7 +101,17 @@ def run_xstilts(model_dir: Path, task, fmt, feats, tok, steps: int, batch: int, 
     return {"seconds": result.wall_seconds, "tokens": result.tokens_seen, "loss": final}
 
 
-def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, batch: int, out: Path) -> dict:
+def xstilts_order(feats, target_columns, steps: int, batch: int) -> list[int]:
+    """The rows of xstilts' first ``steps`` batches, in order (its sampler at seed 0, one task)."""
+    from xstilts.training.loop import TrainStream
+    from xstilts.training.sampling import TaskCursor
+
+    lengths, cursor = TrainStream("t", feats, target_columns).lengths(), TaskCursor(0)
+    return [int(i) for _ in range(steps) for i in cursor.next_batch(lengths, batch, 0)]
+
+
+def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, batch: int, out: Path,
+                order: list[int]) -> dict:
     from transformers import (AutoModelForMultipleChoice, AutoModelForQuestionAnswering,
                               AutoModelForSequenceClassification, DataCollatorForMultipleChoice,
                               DataCollatorWithPadding, Trainer, TrainingArguments)
@@ -119,11 +131,9 @@ def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, ba
     bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     args = TrainingArguments(str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=5e-5,
                              warmup_steps=int(0.1 * steps), weight_decay=0.01, logging_steps=steps, save_strategy="no",
-                             report_to=[], bf16=bf16, train_sampling_strategy="group_by_length",
-                             length_column_name="length", disable_tqdm=True, seed=0, data_seed=0,
-                             dataloader_pin_memory=torch.cuda.is_available())
-    for r in rows:
-        r["length"] = int(np.sum(r["attention_mask"]))
+                             report_to=[], bf16=bf16, train_sampling_strategy="sequential",
+                             disable_tqdm=True, seed=0, data_seed=0, dataloader_pin_memory=torch.cuda.is_available())
+    rows = [rows[i] for i in order]  # xstilts' batches, one after the other
     tokens = {"n": 0}  # real tokens of every batch, as xstilts counts them
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=_counting(collator, tokens))
     started = time.perf_counter()
@@ -135,7 +145,6 @@ def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, ba
 
 def _counting(collator, tokens: dict):
     def collate(features):
-        features = [{k: v for k, v in f.items() if k != "length"} for f in features]
         batch = collator(features)
         tokens["n"] += int(batch["attention_mask"].sum())
         return batch
@@ -163,6 +172,7 @@ def main() -> None:
         model_dir = encoder_dir(model_name, cache)
         for workload in args.workloads.split(","):
             task, fmt, feats, tok = features(workload, model_dir)
+            order = xstilts_order(feats, fmt.TARGET_COLUMNS, args.steps, args.batch)
             ours, theirs = [], []
             for rep in range(args.repeats):
                 for side in (("xstilts", "trainer") if rep % 2 == 0 else ("trainer", "xstilts")):
@@ -172,9 +182,12 @@ def main() -> None:
                             ours.append(run_xstilts(model_dir, task, fmt, feats, tok, args.steps, args.batch, out))
                         else:
                             theirs.append(run_trainer(model_dir, task, WORKLOADS[workload][3], feats, tok, args.steps,
-                                                      args.batch, out))
+                                                      args.batch, out, order))
                     finally:
                         shutil.rmtree(out, ignore_errors=True)
+            if {r["tokens"] for r in ours + theirs} != {ours[0]["tokens"]}:
+                raise SystemExit(f"{workload}/{model_name}: the two sides trained on different tokens "
+                                 f"({ours[0]['tokens']} vs {theirs[0]['tokens']}): not the same work")
             rate = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
             ratios = sorted(rate(a) / rate(b) for a, b in zip(ours, theirs))
             row = {"workload": workload, "model": model_name, "steps": args.steps, "batch": args.batch,
