@@ -142,6 +142,18 @@ def test_retrieval_phase_scores_bucc_and_tatoeba(tmp_path, data_dir, tiny_model_
     assert pairs and all(p.count("\t") == 1 for p in pairs)
 
 
+def _run_each(tmp_path, out, *configs) -> list[str]:
+    """``xstilts run`` each config in turn on one ``out``; their run ids."""
+    ids = []
+    for i, raw in enumerate(configs):
+        cfg = tmp_path / f"c{i}.yaml"
+        cfg.write_text(yaml.safe_dump(raw))
+        result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
+        assert result.exit_code == 0, result.output
+        ids.append(result.output.strip().splitlines()[-1].split("/")[-1])
+    return ids
+
+
 def test_runs_share_an_identical_training_prefix(tmp_path, data_dir, tiny_model_dir, monkeypatch):
     """Two targets after the same intermediate phase train it once; the second run reuses it."""
     monkeypatch.setenv("XSTILTS_DATA_DIR", str(data_dir))
@@ -151,11 +163,7 @@ def test_runs_share_an_identical_training_prefix(tmp_path, data_dir, tiny_model_
     other["phases"][2] = {"kind": "target", "task": "udpos", "training": FAST}
     other["tasks"]["udpos"] = {"train": {"split": "train", "stop": 32}, "dev": {"split": "dev", "stop": 32}, "max_length": 64}
     out = tmp_path / "out"
-    for i, raw in enumerate((base, other)):
-        cfg = tmp_path / f"c{i}.yaml"
-        cfg.write_text(yaml.safe_dump(raw))
-        result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
-        assert result.exit_code == 0, result.output
+    _run_each(tmp_path, out, base, other)
     assert len([d for d in out.glob("shared/intermediate-*") if d.is_dir()]) == 1
     assert len([d for d in out.glob("shared/target-*") if d.is_dir()]) == 2
     logs = sorted(out.glob("runs/*/log.txt"), key=lambda p: p.stat().st_mtime)
@@ -171,13 +179,8 @@ def test_an_evaluation_before_a_finished_shared_phase_gets_its_own_model(tmp_pat
     first["phases"] = [p for i, p in enumerate(first["phases"]) if i != 1]  # no retrieval before intermediate
     second = _config(tiny_model_dir, "xnli")  # the same phases, and retrieval on the bare encoder first
     out = tmp_path / "out"
-    for i, raw in enumerate((first, second)):
-        cfg = tmp_path / f"c{i}.yaml"
-        cfg.write_text(yaml.safe_dump(raw))
-        result = CliRunner().invoke(app, ["run", str(cfg), "--out", str(out), "--no-progress"])
-        assert result.exit_code == 0, result.output
+    second_id = _run_each(tmp_path, out, first, second)[-1]
     assert len([d for d in out.glob("shared/intermediate-*") if d.is_dir()]) == 1
-    second_id = result.output.strip().splitlines()[-1].split("/")[-1]
     rows = [r for r in read_rows(out / "results.jsonl") if r["run_id"] == second_id and r["phase"] == "retrieval_eval"]
     before = {r["language"]: r["value"] for r in rows if not r["intermediate"] and r["metric"] == "accuracy"}
     after = {r["language"]: r["value"] for r in rows if r["intermediate"] and r["metric"] == "accuracy"}
