@@ -84,7 +84,8 @@ def _rows(feats, columns) -> list[dict]:
     return [{c: np.asarray(feats[c][i]).tolist() for c in columns} for i in range(len(feats))]
 
 
-def run_xstilts(model_dir: Path, task, fmt, feats, tok, steps: int, batch: int, out: Path) -> dict:
+def run_xstilts(model_dir: Path, task, fmt, feats, tok, steps: int, batch: int, out: Path,
+                precision: str = "auto") -> dict:
     from xstilts.config import TrainingArgs
     from xstilts.modeling import MultiTaskModel, head_spec_for
     from xstilts.training.loop import TrainStream, seed_everything, train
@@ -93,7 +94,7 @@ def run_xstilts(model_dir: Path, task, fmt, feats, tok, steps: int, batch: int, 
     model = MultiTaskModel.from_pretrained(str(model_dir))
     model.add_head(task.name, head_spec_for(task, task.labels))
     args = TrainingArgs(learning_rate=5e-5, per_device_train_batch_size=batch, max_steps=steps, warmup_ratio=0.1,
-                        logging_steps=steps, mixed_precision="auto")
+                        logging_steps=steps, mixed_precision="bf16" if precision == "bf16" else "auto")
     losses = []
     result = train(model, [TrainStream(task.name, feats, fmt.TARGET_COLUMNS)], args, out_dir=out, seed=0,
                    pad_token_id=tok.pad_token_id, log=lambda m: losses.append(m), progress=False)
@@ -111,7 +112,7 @@ def xstilts_order(feats, target_columns, steps: int, batch: int) -> list[int]:
 
 
 def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, batch: int, out: Path,
-                order: list[int]) -> dict:
+                order: list[int], precision: str = "auto") -> dict:
     from transformers import (AutoModelForMultipleChoice, AutoModelForQuestionAnswering,
                               AutoModelForSequenceClassification, DataCollatorForMultipleChoice,
                               DataCollatorWithPadding, Trainer, TrainingArguments)
@@ -128,11 +129,12 @@ def run_trainer(model_dir: Path, task, fmt_name: str, feats, tok, steps: int, ba
         model = AutoModelForQuestionAnswering.from_pretrained(str(model_dir), attn_implementation="sdpa")
         rows = _rows(feats, ("input_ids", "attention_mask", "start_positions", "end_positions"))
         collator = DataCollatorWithPadding(tok)
-    bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    bf16 = precision == "bf16" or (torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     args = TrainingArguments(str(out), per_device_train_batch_size=batch, max_steps=steps, learning_rate=5e-5,
                              warmup_steps=int(0.1 * steps), weight_decay=0.01, logging_steps=steps, save_strategy="no",
                              report_to=[], bf16=bf16, train_sampling_strategy="sequential",
-                             disable_tqdm=True, seed=0, data_seed=0, dataloader_pin_memory=torch.cuda.is_available())
+                             disable_tqdm=True, seed=0, data_seed=0, dataloader_pin_memory=torch.cuda.is_available(),
+                             use_cpu=not torch.cuda.is_available())
     rows = [rows[i] for i in order]  # xstilts' batches, one after the other
     tokens = {"n": 0}  # real tokens of every batch, as xstilts counts them
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=_counting(collator, tokens))
@@ -160,6 +162,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--precision", choices=("auto", "bf16"), default="auto",
+                        help="auto: bf16 on a GPU that has it, else fp32; bf16: both sides autocast to bf16 (CPUs too)")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     cache = Path(os.environ.get("XSTILTS_BENCH_CACHE", Path(tempfile.gettempdir()) / "xstilts-bench"))
@@ -179,10 +183,11 @@ def main() -> None:
                     out = Path(tempfile.mkdtemp(dir=cache, prefix=f"{side}-"))
                     try:
                         if side == "xstilts":
-                            ours.append(run_xstilts(model_dir, task, fmt, feats, tok, args.steps, args.batch, out))
+                            ours.append(run_xstilts(model_dir, task, fmt, feats, tok, args.steps, args.batch, out,
+                                                    args.precision))
                         else:
                             theirs.append(run_trainer(model_dir, task, WORKLOADS[workload][3], feats, tok, args.steps,
-                                                      args.batch, out, order))
+                                                      args.batch, out, order, args.precision))
                     finally:
                         shutil.rmtree(out, ignore_errors=True)
             if {r["tokens"] for r in ours + theirs} != {ours[0]["tokens"]}:
@@ -191,6 +196,7 @@ def main() -> None:
             rate = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
             ratios = sorted(rate(a) / rate(b) for a, b in zip(ours, theirs))
             row = {"workload": workload, "model": model_name, "steps": args.steps, "batch": args.batch,
+                   "precision": args.precision,
                    "xstilts_tokens_per_s": statistics.median(map(rate, ours)),
                    "trainer_tokens_per_s": statistics.median(map(rate, theirs)),
                    "ratio_min": ratios[0], "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
