@@ -245,3 +245,19 @@ def test_bucc_style_mining_on_tatoeba(data_dir, encoder, mini_tokenizer):
     f1 = 2 * found / (np.arange(1, len(rows) + 1) + len(pairs))
     print(f"bucc-style: {len(rows)} candidates, {hits.sum()}/200 gold, best F1 {f1.max():.3f}")
     assert hits.sum() >= 190 and f1.max() > 0.93  # measured 197/200, F1 0.980
+
+
+def test_knn_equals_a_full_sort_by_similarity_then_index_with_many_ties():
+    """The vectorised top-k (argpartition) must break ties at the k-th value by the lowest index,
+    as a full sort does: small integer vectors make exact ties everywhere."""
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, m = int(rng.integers(1, 40)), int(rng.integers(1, 40))
+        k = int(rng.integers(1, m + 1))
+        x = rng.integers(-2, 3, (n, 3)).astype(np.float32)
+        y = rng.integers(-2, 3, (m, 3)).astype(np.float32)
+        block = x @ y.T
+        full = np.array([np.lexsort((np.arange(m), -row))[:k] for row in block])
+        sims, inds = knn(x, y, k)
+        np.testing.assert_array_equal(inds, full)
+        np.testing.assert_array_equal(sims, np.take_along_axis(block, full, axis=1))

@@ -234,6 +234,9 @@ def tatoeba_predict(source_emb: np.ndarray, target_emb: np.ndarray) -> np.ndarra
     return pred
 
 
+_ARGMAX_K = 16  # up to this k, repeated argmax beats a partition of every row (LASER/XTREME use k = 4)
+
+
 def knn(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``y`` with the largest inner product with each row of ``x``.
 
@@ -249,15 +252,35 @@ def knn(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     step = _block_rows(len(y))
     for start in range(0, len(x), step):
         block = x[start:start + step] @ y.T
+        if k <= _ARGMAX_K and k < len(y):
+            # k passes of argmax, each blanking what it found: argmax takes the first maximum, so
+            # ties go to the lowest index with no sorting (faster than a partition for small k).
+            rows = np.arange(len(block))
+            for j in range(k):
+                found = block.argmax(axis=1)
+                sims[start:start + len(block), j], inds[start:start + len(block), j] = block[rows, found], found
+                block[rows, found] = -np.inf
+            continue
         if k < len(y):
-            # Keep all ties of the k-th value: then sorting by (-sim, index) picks lowest indices.
-            kth = -np.partition(-block, k - 1, axis=1)[:, k - 1:k]
-            cand = [np.flatnonzero(row >= t) for row, t in zip(block, kth[:, 0])]
+            # The k best of each row at once; ordered by (-sim, index) within them.
+            top = np.argpartition(-block, k - 1, axis=1)[:, :k]
+            top_sims = np.take_along_axis(block, top, axis=1)
+            order = np.lexsort((top, -top_sims), axis=1)
+            best = np.take_along_axis(top, order, axis=1)
+            sims[start:start + len(block)] = np.take_along_axis(top_sims, order, axis=1)
+            inds[start:start + len(block)] = best
+            # Where the k-th value ties with rows left out, argpartition chose among the tied ones
+            # arbitrarily: those rows (rare but real: duplicated sentences) keep every tie and take
+            # the lowest indices.
+            kth = sims[start:start + len(block), k - 1:k]
+            tied = np.flatnonzero((block >= kth).sum(axis=1) > k)
         else:
-            cand = [np.arange(len(y))] * len(block)
-        for r, (row, c) in enumerate(zip(block, cand)):
-            best = c[np.lexsort((c, -row[c]))[:k]]
-            sims[start + r], inds[start + r] = row[best], best
+            tied = np.arange(len(block))
+        for r in tied:
+            row = block[r]
+            c = np.flatnonzero(row >= (sims[start + r, k - 1] if k < len(y) else -np.inf))
+            chosen = c[np.lexsort((c, -row[c]))[:k]]
+            sims[start + r], inds[start + r] = row[chosen], chosen
     return sims, inds
 
 

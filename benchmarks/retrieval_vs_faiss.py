@@ -1,0 +1,98 @@
+"""Nearest-neighbour search for retrieval: xstilts' numpy search vs. faiss-cpu on the same embeddings.
+
+    pip install faiss-cpu      # optional; the benchmark's peer
+    python benchmarks/retrieval_vs_faiss.py [--n 20000] [--dim 384] [--k 4] [--repeats 3] [--json FILE]
+
+Tatoeba-style: for each of ``n`` queries, the most cosine-similar of ``n`` candidates
+(``tatoeba_predict`` vs. ``IndexFlatIP`` on L2-normalised rows, k = 1); BUCC-style: the k nearest
+neighbours both ways that margin scoring needs (``knn`` vs. ``IndexFlatIP.search``, k = ``--k``).
+The embeddings are random unit vectors with planted translation pairs (each query a noisy copy of
+one candidate), so the right neighbour is known and near-ties are rare. The two sides alternate;
+the script prints the median seconds, the xstilts / faiss time ratio (min / median / max), the
+share of identical neighbours and xstilts' peak traced memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+
+def embeddings(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    candidates = rng.standard_normal((n, dim), dtype=np.float32)
+    queries = candidates[rng.permutation(n)] + 0.5 * rng.standard_normal((n, dim), dtype=np.float32)
+    return queries, candidates
+
+
+def timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20000)
+    parser.add_argument("--dim", type=int, default=384)
+    parser.add_argument("--k", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    import faiss
+
+    from xstilts.formats.retrieval import knn, normalize, tatoeba_predict
+
+    threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    faiss.omp_set_num_threads(threads)
+    queries, candidates = embeddings(args.n, args.dim)
+    q, c = normalize(queries), normalize(candidates)
+
+    def faiss_search(k: int):
+        index = faiss.IndexFlatIP(c.shape[1])
+        index.add(c)
+        return index.search(q, k)
+
+    work = {
+        "tatoeba (k=1)": (lambda: tatoeba_predict(candidates, queries), lambda: faiss_search(1)[1][:, 0]),
+        f"knn (k={args.k})": (lambda: knn(q, c, args.k)[1], lambda: faiss_search(args.k)[1]),
+    }
+    print(f"n = {args.n:,} queries × {args.n:,} candidates, dim {args.dim}, {threads} threads")
+    print(f"{'search':<14} {'xstilts s':>10} {'faiss s':>9} {'ratio min/med/max':>19} {'same neighbours':>16} "
+          f"{'xstilts peak MB':>16}")
+    rows = []
+    for name, (ours_fn, faiss_fn) in work.items():
+        ours, theirs, same, peak = [], [], None, 0
+        for rep in range(args.repeats):
+            for side in (("xstilts", "faiss") if rep % 2 == 0 else ("faiss", "xstilts")):
+                if side == "xstilts":
+                    tracemalloc.start()
+                    seconds, mine = timed(ours_fn)
+                    peak = max(peak, tracemalloc.get_traced_memory()[1])
+                    tracemalloc.stop()
+                    ours.append(seconds)
+                else:
+                    seconds, found = timed(faiss_fn)
+                    theirs.append(seconds)
+            same = float(np.mean(np.asarray(mine) == np.asarray(found)))
+        ratios = sorted(a / b for a, b in zip(ours, theirs))
+        row = {"search": name, "n": args.n, "dim": args.dim, "xstilts_s": statistics.median(ours),
+               "faiss_s": statistics.median(theirs), "ratio_min": ratios[0], "ratio_median": statistics.median(ratios),
+               "ratio_max": ratios[-1], "same_neighbours": same, "xstilts_peak_mb": peak / 2**20}
+        rows.append(row)
+        print(f"{name:<14} {row['xstilts_s']:>10.2f} {row['faiss_s']:>9.2f} "
+              f"{row['ratio_min']:>9.2f}/{row['ratio_median']:.2f}/{row['ratio_max']:.2f} {same:>16.4%} "
+              f"{row['xstilts_peak_mb']:>16.0f}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
