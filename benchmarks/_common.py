@@ -113,3 +113,11 @@ def _aligned(a: list[dict], runs: list[list[dict]], metric: str) -> list[np.ndar
             raise ValueError(f"unpaired examples: {len(a)} vs {len(run)} rows")
         out.append(stats_matrix(metric, [by_id[r["example_id"]]["stats"] for r in a]))
     return out
+
+
+def ratio_summary(ours: list[float], theirs: list[float]) -> dict[str, float]:
+    """Min, median and max of the paired ratios ``ours[i] / theirs[i]`` of alternating repetitions."""
+    import statistics
+
+    ratios = sorted(a / b for a, b in zip(ours, theirs))
+    return {"ratio_min": ratios[0], "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1]}

@@ -23,6 +23,7 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from _common import ratio_summary
 
 
 def embeddings(n: int, dim: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -82,10 +83,9 @@ def main() -> None:
                     seconds, found = timed(faiss_fn)
                     theirs.append(seconds)
             same = float(np.mean(np.asarray(mine) == np.asarray(found)))
-        ratios = sorted(a / b for a, b in zip(ours, theirs))
         row = {"search": name, "n": args.n, "dim": args.dim, "xstilts_s": statistics.median(ours),
-               "faiss_s": statistics.median(theirs), "ratio_min": ratios[0], "ratio_median": statistics.median(ratios),
-               "ratio_max": ratios[-1], "same_neighbours": same, "xstilts_peak_mb": peak / 2**20}
+               "faiss_s": statistics.median(theirs), **ratio_summary(ours, theirs), "same_neighbours": same,
+               "xstilts_peak_mb": peak / 2**20}
         rows.append(row)
         print(f"{name:<14} {row['xstilts_s']:>10.2f} {row['faiss_s']:>9.2f} "
               f"{row['ratio_min']:>9.2f}/{row['ratio_median']:.2f}/{row['ratio_max']:.2f} {same:>16.4%} "

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import build_mini_encoder
+from _common import build_mini_encoder, ratio_summary
 
 WORKLOADS = {  # name: (task, split, max_length, format, rows to featurize)
     "pairs": ("anli", "dev", 128, "classification", 3000),
@@ -194,12 +194,11 @@ def main() -> None:
                 raise SystemExit(f"{workload}/{model_name}: the two sides trained on different tokens "
                                  f"({ours[0]['tokens']} vs {theirs[0]['tokens']}): not the same work")
             rate = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
-            ratios = sorted(rate(a) / rate(b) for a, b in zip(ours, theirs))
             row = {"workload": workload, "model": model_name, "steps": args.steps, "batch": args.batch,
                    "precision": args.precision,
                    "xstilts_tokens_per_s": statistics.median(map(rate, ours)),
                    "trainer_tokens_per_s": statistics.median(map(rate, theirs)),
-                   "ratio_min": ratios[0], "ratio_median": statistics.median(ratios), "ratio_max": ratios[-1],
+                   **ratio_summary([rate(r) for r in ours], [rate(r) for r in theirs]),
                    "xstilts_loss": statistics.median(r["loss"] for r in ours),
                    "trainer_loss": statistics.median(r["loss"] for r in theirs),
                    "xstilts_tokens": ours[0]["tokens"], "trainer_tokens": theirs[0]["tokens"]}

@@ -80,10 +80,10 @@ def run_experiment(config: ExperimentConfig, out_dir: str | Path, *, progress: b
     overlaps = _guard_overlap(run, len(phases))
     # The model after the last finished fine-tuning phase is all later phases need — unless an
     # evaluation before it is still to run: that one needs the model of its own point in the run.
-    pending = [i for i, kind in enumerate(kinds) if not kind.trains and not (upto is not None and i < upto)
-               and not (run_dir / f"{i}-{phases[i].kind}" / "done.json").exists()]
-    done = [i for i, kind in enumerate(kinds) if kind.fine_tunes and (shared_dir(run, i) / "done.json").exists()
-            and i < (pending[0] if pending else len(phases))]
+    first_pending = next((i for i, kind in enumerate(kinds) if not kind.trains and not (upto is not None and i < upto)
+                          and not (run_dir / f"{i}-{phases[i].kind}" / "done.json").exists()), len(phases))
+    done = [i for i, kind in enumerate(kinds[:first_pending])
+            if kind.fine_tunes and (shared_dir(run, i) / "done.json").exists()]
     resume_at = done[-1] if done else -1
 
     ordinal = 0  # position among fine-tuning phases: seeds must not depend on interleaved evaluations

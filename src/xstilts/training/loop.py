@@ -468,13 +468,11 @@ def _save_checkpoint(model, optimizer, scheduler, state: dict, target: Path, rng
     optimizer's moments (twice the model's size) serve no resume once every step is taken."""
     def write(d: Path) -> None:
         save_model(model, str(d / "model.safetensors"))
-        if state["finished"]:
-            (d / "state.json").write_text(json.dumps(state, indent=1))
-            return
-        torch.save(optimizer.state_dict(), d / "optimizer.pt")
-        torch.save(scheduler.state_dict(), d / "scheduler.pt")
-        for rank, rng in enumerate(rng_states):
-            torch.save(rng, d / ("rng.pt" if rank == 0 else f"rng.{rank}.pt"))
+        if not state["finished"]:
+            torch.save(optimizer.state_dict(), d / "optimizer.pt")
+            torch.save(scheduler.state_dict(), d / "scheduler.pt")
+            for rank, rng in enumerate(rng_states):
+                torch.save(rng, d / ("rng.pt" if rank == 0 else f"rng.{rank}.pt"))
         (d / "state.json").write_text(json.dumps(state, indent=1))
 
     _atomic_dir(target, write)
