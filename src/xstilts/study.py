@@ -42,9 +42,26 @@ from xstilts.tasks import get_task
 PRESETS = ("demo", "mini", "xtreme")
 
 
+class ProfileFit(BaseModel):
+    """A measured profile's numbers inline: seconds per training row of max length L = a + b·L + c·L²
+    (``benchmarks/scaling.py`` prints and writes them), valid at the batch they were measured at."""
+
+    model_config = ConfigDict(extra="forbid")
+    a: float
+    b: float
+    c: float
+    batch: int | None = None
+    device: str = ""
+    measured_at: str = ""
+
+
 class CostModel(BaseModel):
-    """How ``--dry-run`` turns tokens into time: 6·N FLOPs per trained token, 2·N per evaluated
-    token (attention ignored), at ``mfu`` of ``peak_flops`` — or a measured ``tokens_per_second``."""
+    """How ``--dry-run`` turns the training phases into time, the first that is given of:
+    ``profile`` — a measured throughput profile (a JSON file from ``python benchmarks/scaling.py
+    --json FILE``, relative to the working directory, with ``profile_model`` naming its model when
+    it holds several; or its a, b, c inline): each phase costs rows × (a + b·L + c·L²) seconds at
+    its max length L; ``tokens_per_second`` — one measured training throughput for every length;
+    6·N FLOPs per trained token (attention ignored) at ``mfu`` of ``peak_flops``."""
 
     model_config = ConfigDict(extra="forbid")
     device: str = "GPU"
@@ -52,6 +69,8 @@ class CostModel(BaseModel):
     peak_flops: float | None = None
     mfu: float = 0.3
     tokens_per_second: float | None = None  # measured training throughput; overrides the FLOPs model
+    profile: str | ProfileFit | None = None  # measured per-row time vs max length; overrides both
+    profile_model: str | None = None  # which model of a profile file (None: its only one)
     source: str = ""
 
 
@@ -350,7 +369,8 @@ def _compatible(a: str, b: str) -> bool:
 
 
 def hours_per_token(cost: CostModel) -> tuple[float | None, str]:
-    """Device-hours per training token under the preset's cost model, and how it was obtained."""
+    """Device-hours per training token under the preset's cost model, and how it was obtained
+    (a ``profile`` prices rows by their length instead: :func:`seconds_per_row`)."""
     if cost.tokens_per_second:
         return 1 / cost.tokens_per_second / 3600, f"{cost.tokens_per_second:,.0f} training tokens/s ({cost.source or 'given'})"
     if cost.params and cost.peak_flops:
@@ -360,14 +380,39 @@ def hours_per_token(cost: CostModel) -> tuple[float | None, str]:
     return None, "no cost model in the preset"
 
 
+def seconds_per_row(cost: CostModel):
+    """``(L → seconds one training row of max length L costs, how)`` from the preset's measured
+    ``profile``; ``(None, "")`` without one."""
+    from xstilts.throughput import Profile, RowFit, load_profile
+
+    if cost.profile is None:
+        return None, ""
+    if isinstance(cost.profile, ProfileFit):
+        p = cost.profile
+        profile = Profile(RowFit(p.a, p.b, p.c), cost.profile_model or "the preset's model", p.device, p.batch,
+                          p.measured_at, "inline")
+    else:
+        profile = load_profile(cost.profile, cost.profile_model)
+
+    def per_row(length: int) -> float:
+        seconds = profile.fit.seconds_per_row(length)
+        if not seconds > 0:  # a fit extrapolated far below its shortest measured length can go negative
+            raise ConfigError(f"cost.profile: {profile.source}: the fit gives {seconds:.3g} s per row at max length "
+                              f"{length}: measure the profile down to that length")
+        return seconds
+
+    return per_row, profile.describe()
+
+
 def estimate(study: SeqlenStudy, graph) -> dict:
     """Training tokens of every training node of the run graph (shared phases once) → hours, disk."""
     from xstilts.pipeline import graph as graphs
 
-    per_token, how = hours_per_token(study.cost)
+    per_row, how = seconds_per_row(study.cost)
+    per_token, how = (None, how) if per_row else hours_per_token(study.cost)
     params = graphs.parameters(graph.runs[0][0], study.cost.params) if graph.runs else None
     s = graphs.summary(graph, params=params, hours_per_token=per_token,
-                       keep_models=study.grid.retention.unused_models)
+                       keep_models=study.grid.retention.unused_models, seconds_per_row=per_row)
     return {**s, "training_phases": sum(1 for n in graph if n.training),
             "hours": math.nan if s["device_hours"] is None else s["device_hours"],
             "device": study.cost.device, "how": how, "params": params}
@@ -381,6 +426,9 @@ def describe_estimate(cost: dict) -> list[str]:
              f"{len(cost['shared'])} training nodes shared by several runs",
              f"estimated compute: {cost['training_tokens']:,} training tokens (upper bound: every row at max length) "
              f"≈ {hours} {cost['device']}-hours ({cost['how']}); evaluation not counted"]
+    if cost.get("device_hours_by_length"):
+        lines.append("  by max length: " + ", ".join(f"{length}: {h:,.2f}" for length, h in
+                                                      cost["device_hours_by_length"].items()) + f" {cost['device']}-hours")
     if cost["training_nodes_without_estimate"]:
         lines.append(f"  {len(cost['training_nodes_without_estimate'])} training node(s) without an estimate "
                      f"(epoch-based, training set size unknown)")

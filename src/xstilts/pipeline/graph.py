@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from xstilts.config import ExperimentConfig, ResolvedConfig, load_config, resolve
 from xstilts.pipeline.phases import get_phase_kind
@@ -171,12 +171,35 @@ def parameters(config: ExperimentConfig, given: float | None = None) -> float | 
     return float((vocab + positions + 2) * m.hidden_size + m.num_hidden_layers * per_layer)
 
 
+def max_length(node: Node) -> int:
+    """The max length a training node's rows are priced at: a from-scratch encoder's pretraining
+    length, else the longest of the phase's tasks (the phase's own ``max_length`` first), as
+    :meth:`~xstilts.pipeline.phases.PhaseKind.train_tokens` counts them."""
+    phase = node.config.phases[node.index]
+    if node.kind == "pretrained":
+        return phase.from_scratch.max_length
+    resolved = resolve(node.config, require_data=False)
+    names = get_phase_kind(node.kind).trains_on(phase)
+    return max(getattr(phase, "max_length", None) or resolved.tasks[t]["max_length"] for t in names)
+
+
 def summary(graph: Graph, *, params: float | None, hours_per_token: float | None,
-            keep_models: bool = True) -> dict:
-    """Counts, device-hours and disk of the graph, for ``grid plan``."""
+            keep_models: bool = True, seconds_per_row: Callable[[int], float] | None = None) -> dict:
+    """Counts, device-hours and disk of the graph, for ``grid plan``. Device-hours: the training
+    tokens × ``hours_per_token``, or with ``seconds_per_row`` (a measured profile: the seconds one
+    row of max length L costs) Σ over training nodes of rows × seconds_per_row(L) at the node's max
+    length, rows = tokens / L (every row at max length, as the tokens count them)."""
     training = [n for n in graph if n.training]
     tokens = sum(n.tokens for n in training if n.tokens is not None)
     unknown = [n.id for n in training if n.tokens is None]
+    hours = tokens * hours_per_token if hours_per_token else None
+    by_length: dict[int, float] = {}  # device-hours per max length (a profile only)
+    if seconds_per_row is not None:
+        for n in training:
+            if n.tokens is not None:
+                length = max_length(n)
+                by_length[length] = by_length.get(length, 0.0) + n.tokens / length * seconds_per_row(length) / 3600
+        hours = sum(by_length.values())
     by_kind: dict[str, int] = {}
     for n in graph:
         by_kind[n.kind] = by_kind.get(n.kind, 0) + 1
@@ -184,7 +207,7 @@ def summary(graph: Graph, *, params: float | None, hours_per_token: float | None
     return {
         "runs": len(graph.runs), "nodes": len(graph), "by_kind": by_kind,
         "training_tokens": tokens, "training_nodes_without_estimate": unknown,
-        "device_hours": tokens * hours_per_token if hours_per_token else None,
+        "device_hours": hours, "device_hours_by_length": dict(sorted(by_length.items())),
         "disk_kept_bytes": (model_bytes * len(training) if keep_models else model_bytes) if model_bytes else None,
         "disk_peak_per_running_node_bytes": model_bytes * PEAK_COPIES if model_bytes else None,
         "shared": {n.id: len(n.runs) for n in training if len(n.runs) > 1},
