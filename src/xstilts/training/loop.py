@@ -30,6 +30,7 @@ from xstilts.config import TrainingArgs
 from xstilts.errors import XstiltsError
 from xstilts.formats.base import MODEL_INPUTS, Features, collate
 from xstilts.training import distributed
+from xstilts.training.optim import build_optimizer, clip_grad_norm_, dense_embeddings, sparse_embeddings_apply
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
 
 
@@ -111,22 +112,6 @@ def set_embeddings_trainable(model: torch.nn.Module, trainable: bool) -> None:
         p.requires_grad_(trainable)
 
 
-def _optimizer(model: torch.nn.Module, args: TrainingArgs) -> torch.optim.Optimizer:
-    # No weight decay on biases and LayerNorm weights (the HF / BERT convention).
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim < 2 or "norm" in name.lower() else decay).append(p)
-    groups = [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # Fused AdamW (one kernel over all parameters; HF Trainer's default optimizer) where torch has it
-    # for these tensors; else torch's default implementation. Same update rule either way.
-    fused = all(p.dtype in (torch.float32, torch.float16, torch.bfloat16) and p.device.type in ("cpu", "cuda")
-                for g in groups for p in g["params"])
-    return torch.optim.AdamW(groups, lr=args.learning_rate, betas=(args.adam_beta1, args.adam_beta2), eps=args.adam_epsilon,
-                             fused=fused or None)
-
-
 def _linear_schedule(optimizer, warmup: int, total: int):
     def factor(step: int) -> float:
         if step < warmup:
@@ -173,6 +158,7 @@ def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir:
     while True:
         try:
             result = _train_once(model, streams, args, out_dir=out_dir, log=log, **kwargs)
+            dense_embeddings(model)
             result.oom_retries = retries
             return result
         except Exception as err:  # noqa: BLE001 - only out-of-memory errors are retried
@@ -247,7 +233,8 @@ def _train_once(
     warmup = int(args.warmup_ratio * steps)
 
     set_embeddings_trainable(model, not args.freeze_embeddings)
-    optimizer = _optimizer(model, args)
+    sparse_rows = sparse_embeddings_apply(model, processes=processes, mixed_precision=accelerator.mixed_precision)
+    optimizer = build_optimizer(model, args)
     scheduler = _linear_schedule(optimizer, warmup, steps)
     wrapped, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     # ``steps`` already counts global optimizer steps; otherwise accelerate steps the schedule once
@@ -317,7 +304,10 @@ def _train_once(
             raise TrainingError(f"{out_dir}: training loss is {bad[0] if bad else 'not finite'} at step {state['step'] + 1} "
                                 f"({where}); {kept} — lower learning_rate, set max_grad_norm, or check these examples")
         if args.max_grad_norm and args.max_grad_norm > 0:
-            accelerator.clip_grad_norm_(wrapped.parameters(), args.max_grad_norm)
+            if sparse_rows:  # accelerate's (torch's) clipping has no sparse gradients
+                clip_grad_norm_(wrapped.parameters(), args.max_grad_norm)
+            else:
+                accelerator.clip_grad_norm_(wrapped.parameters(), args.max_grad_norm)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
