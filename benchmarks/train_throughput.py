@@ -154,6 +154,53 @@ def _counting(collator, tokens: dict):
     return collate
 
 
+def run(quick: bool = False, *, workloads: str = "pairs,choice,qa", models: str = "tiny,mini", repeats: int = 3,
+        steps: int = 30, batch: int = 16, precision: str = "auto", echo=print) -> list[dict]:
+    """The table's rows; ``quick``: the tiny model, pairs only, 3 steps, one repetition (a smoke test)."""
+    if quick:
+        workloads, models, repeats, steps, batch = "pairs", "tiny", 1, 3, 4
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
+    cache = Path(os.environ.get("XSTILTS_BENCH_CACHE", Path(tempfile.gettempdir()) / "xstilts-bench"))
+    cache.mkdir(parents=True, exist_ok=True)
+    results = []
+    echo(f"{'workload':<8} {'model':<5} {'xstilts tok/s':>13} {'Trainer tok/s':>13} {'ratio min/med/max':>20} "
+         f"{'loss xstilts':>12} {'loss Trainer':>12}")
+    for model_name in models.split(","):
+        model_dir = encoder_dir(model_name, cache)
+        for workload in workloads.split(","):
+            task, fmt, feats, tok = features(workload, model_dir)
+            order = xstilts_order(feats, fmt.TARGET_COLUMNS, steps, batch)
+            ours, theirs = [], []
+            for rep in range(repeats):
+                for side in (("xstilts", "trainer") if rep % 2 == 0 else ("trainer", "xstilts")):
+                    out = Path(tempfile.mkdtemp(dir=cache, prefix=f"{side}-"))
+                    try:
+                        if side == "xstilts":
+                            ours.append(run_xstilts(model_dir, task, fmt, feats, tok, steps, batch, out, precision))
+                        else:
+                            theirs.append(run_trainer(model_dir, task, WORKLOADS[workload][3], feats, tok, steps,
+                                                      batch, out, order, precision))
+                    finally:
+                        shutil.rmtree(out, ignore_errors=True)
+            if {r["tokens"] for r in ours + theirs} != {ours[0]["tokens"]}:
+                raise SystemExit(f"{workload}/{model_name}: the two sides trained on different tokens "
+                                 f"({ours[0]['tokens']} vs {theirs[0]['tokens']}): not the same work")
+            rate = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
+            row = {"benchmark": "train_throughput", "case": f"{workload}/{model_name}", "workload": workload,
+                   "model": model_name, "steps": steps, "batch": batch, "precision": precision,
+                   "xstilts_tokens_per_s": statistics.median(map(rate, ours)),
+                   "trainer_tokens_per_s": statistics.median(map(rate, theirs)),
+                   **ratio_summary([rate(r) for r in ours], [rate(r) for r in theirs]),
+                   "xstilts_loss": statistics.median(r["loss"] for r in ours),
+                   "trainer_loss": statistics.median(r["loss"] for r in theirs),
+                   "xstilts_tokens": ours[0]["tokens"], "trainer_tokens": theirs[0]["tokens"]}
+            results.append(row)
+            echo(f"{workload:<8} {model_name:<5} {row['xstilts_tokens_per_s']:>13,.0f} {row['trainer_tokens_per_s']:>13,.0f} "
+                 f"{row['ratio_min']:>10.2f}/{row['ratio_median']:.2f}/{row['ratio_max']:.2f} "
+                 f"{row['xstilts_loss']:>12.4f} {row['trainer_loss']:>12.4f}")
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workloads", default="pairs,choice,qa")
@@ -165,47 +212,8 @@ def main() -> None:
     parser.add_argument("--precision", choices=("auto", "bf16"), default="auto",
                         help="auto: bf16 on a GPU that has it, else fp32; bf16: both sides autocast to bf16 (CPUs too)")
     args = parser.parse_args()
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
-    cache = Path(os.environ.get("XSTILTS_BENCH_CACHE", Path(tempfile.gettempdir()) / "xstilts-bench"))
-    cache.mkdir(parents=True, exist_ok=True)
-    results = []
-    header = (f"{'workload':<8} {'model':<5} {'xstilts tok/s':>13} {'Trainer tok/s':>13} {'ratio min/med/max':>20} "
-              f"{'loss xstilts':>12} {'loss Trainer':>12}")
-    print(header)
-    for model_name in args.models.split(","):
-        model_dir = encoder_dir(model_name, cache)
-        for workload in args.workloads.split(","):
-            task, fmt, feats, tok = features(workload, model_dir)
-            order = xstilts_order(feats, fmt.TARGET_COLUMNS, args.steps, args.batch)
-            ours, theirs = [], []
-            for rep in range(args.repeats):
-                for side in (("xstilts", "trainer") if rep % 2 == 0 else ("trainer", "xstilts")):
-                    out = Path(tempfile.mkdtemp(dir=cache, prefix=f"{side}-"))
-                    try:
-                        if side == "xstilts":
-                            ours.append(run_xstilts(model_dir, task, fmt, feats, tok, args.steps, args.batch, out,
-                                                    args.precision))
-                        else:
-                            theirs.append(run_trainer(model_dir, task, WORKLOADS[workload][3], feats, tok, args.steps,
-                                                      args.batch, out, order, args.precision))
-                    finally:
-                        shutil.rmtree(out, ignore_errors=True)
-            if {r["tokens"] for r in ours + theirs} != {ours[0]["tokens"]}:
-                raise SystemExit(f"{workload}/{model_name}: the two sides trained on different tokens "
-                                 f"({ours[0]['tokens']} vs {theirs[0]['tokens']}): not the same work")
-            rate = lambda r: r["tokens"] / r["seconds"]  # noqa: E731
-            row = {"workload": workload, "model": model_name, "steps": args.steps, "batch": args.batch,
-                   "precision": args.precision,
-                   "xstilts_tokens_per_s": statistics.median(map(rate, ours)),
-                   "trainer_tokens_per_s": statistics.median(map(rate, theirs)),
-                   **ratio_summary([rate(r) for r in ours], [rate(r) for r in theirs]),
-                   "xstilts_loss": statistics.median(r["loss"] for r in ours),
-                   "trainer_loss": statistics.median(r["loss"] for r in theirs),
-                   "xstilts_tokens": ours[0]["tokens"], "trainer_tokens": theirs[0]["tokens"]}
-            results.append(row)
-            print(f"{workload:<8} {model_name:<5} {row['xstilts_tokens_per_s']:>13,.0f} {row['trainer_tokens_per_s']:>13,.0f} "
-                  f"{row['ratio_min']:>10.2f}/{row['ratio_median']:.2f}/{row['ratio_max']:.2f} "
-                  f"{row['xstilts_loss']:>12.4f} {row['trainer_loss']:>12.4f}", flush=True)
+    results = run(workloads=args.workloads, models=args.models, repeats=args.repeats, steps=args.steps,
+                  batch=args.batch, precision=args.precision, echo=lambda line: print(line, flush=True))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
