@@ -30,7 +30,8 @@ from xstilts.config import TrainingArgs
 from xstilts.errors import XstiltsError
 from xstilts.formats.base import MODEL_INPUTS, Features, collate
 from xstilts.training import distributed
-from xstilts.training.optim import build_optimizer, clip_grad_norm_, dense_embeddings, sparse_embeddings_apply
+from xstilts.training.optim import (build_optimizer, clip_grad_norm_, dense_embeddings, input_embeddings,
+                                   sparse_embeddings_apply)
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
 
 
@@ -107,8 +108,7 @@ def total_steps(args: TrainingArgs, streams: Sequence[TrainStream], num_processe
 
 def set_embeddings_trainable(model: torch.nn.Module, trainable: bool) -> None:
     """(Un)freeze the input word embeddings of ``model``'s encoder (every phase sets it anew)."""
-    encoder = getattr(model, "encoder", model)
-    for p in encoder.get_input_embeddings().parameters():
+    for p in input_embeddings(model).parameters():
         p.requires_grad_(trainable)
 
 
@@ -162,6 +162,7 @@ def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir:
             result.oom_retries = retries
             return result
         except Exception as err:  # noqa: BLE001 - only out-of-memory errors are retried
+            dense_embeddings(model)  # a failed attempt leaves no sparse flag behind either
             if not should_reduce_batch_size(err):
                 raise
             now = args.per_device_train_batch_size

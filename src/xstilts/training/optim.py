@@ -98,8 +98,7 @@ def clip_grad_norm_(parameters: Iterable[torch.Tensor], max_norm: float) -> torc
 def sparse_embeddings_apply(model: torch.nn.Module, *, processes: int, mixed_precision: str) -> bool:
     """Whether the row path is exact and supported for ``model``'s input word embeddings (see the
     module docstring); sets the embedding module's ``sparse`` flag to the answer."""
-    encoder = getattr(model, "encoder", model)
-    embedding = encoder.get_input_embeddings()
+    embedding = input_embeddings(model)
     weight = embedding.weight
     shared = sum(p is weight for _, p in model.named_parameters(remove_duplicate=False)) > 1
     ok = (isinstance(embedding, torch.nn.Embedding) and weight.requires_grad and not shared
@@ -110,7 +109,12 @@ def sparse_embeddings_apply(model: torch.nn.Module, *, processes: int, mixed_pre
 
 def dense_embeddings(model: torch.nn.Module) -> None:
     """Back to dense embedding gradients (for whatever trains ``model`` next, outside :func:`train`)."""
-    getattr(model, "encoder", model).get_input_embeddings().sparse = False
+    input_embeddings(model).sparse = False
+
+
+def input_embeddings(model: torch.nn.Module) -> torch.nn.Module:
+    """The input word embeddings of ``model``'s encoder (a MultiTaskModel's, or a bare HF model's)."""
+    return getattr(model, "encoder", model).get_input_embeddings()
 
 
 def build_optimizer(model: torch.nn.Module, args) -> torch.optim.Optimizer:
