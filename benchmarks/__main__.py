@@ -11,7 +11,8 @@ Runs, in order (each prints its own table as it goes, then the suite prints a su
 * ``eval_throughput`` — evaluation (featurize + forward + decode, n-best QA) vs HF's QA pipeline
   steps and ``Trainer.predict``;
 * ``feature_cache`` — build rate, warm reload and peak RSS at 400k pairs vs HF ``datasets``;
-* ``retrieval_vs_faiss`` — Tatoeba / BUCC-style neighbours at 100k × 100k vs faiss-cpu (when installed).
+* ``retrieval_vs_faiss`` — Tatoeba / BUCC-style neighbours at 100k × 100k vs faiss-cpu (when installed);
+* ``demo_budget`` — ``xstilts demo`` by stage (prepare, pretraining, runs, report) against 5 minutes.
 
 The same command runs on a GPU (torch picks the device). Ratios are xstilts / peer over alternating
 repetitions (min / median / max); for times (``_s``) lower is better, for rates higher. ``--quick``
@@ -30,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the scripts import ``_common`` as a top-level module
 
-SUITE = ("train_throughput", "scaling", "eval_throughput", "feature_cache", "retrieval_vs_faiss")
+SUITE = ("train_throughput", "scaling", "eval_throughput", "feature_cache", "retrieval_vs_faiss", "demo_budget")
 
 
 def summary_line(row: dict) -> str:

@@ -472,8 +472,22 @@ def demo(
     from xstilts.study import run_study
 
     _quiet_hf(progress)
-    summary = run_study("demo", out, progress=progress, echo=typer.echo)
+    summary = run_study("demo", out, progress=progress, echo=typer.echo, **_demo_executor())
     typer.echo(f"report: {summary.get('report', '(not built)')}")
+
+
+def _demo_executor() -> dict:
+    """Two local workers of one thread each on a CPU with two or more cores: the demo's small
+    models train 2.1× faster that way than one process with two threads (the pretraining that
+    every run waits on still takes every core: ``local.threads_for``). Inline elsewhere."""
+    import os
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if torch.cuda.is_available() or cores < 2:
+        return {"executor": "inline"}
+    return {"executor": "local", "workers": 2}
 
 
 @app.command()
@@ -697,8 +711,7 @@ def grid_status(
     """Pending / running / done / failed nodes, with reasons and where each log is."""
     from collections import Counter
 
-    from xstilts.pipeline import graph as graphs
-    from xstilts.pipeline.grid import GridSpec, grid_dir, status
+    from xstilts.pipeline.grid import GridSpec, status
 
     graph, extra = _load_grid(out)
     records = status(graph, out, GridSpec.model_validate(extra.get("grid", {})))
@@ -745,7 +758,10 @@ def grid_work(
     _threads_from_env()
     graph, extra = _load_grid(out)
     name = worker or f"worker-{socket.gethostname()}-{os.getpid()}"
-    work(graph, out, GridSpec.model_validate(extra.get("grid", {})), worker=name, echo=typer.echo)
+    from xstilts.pipeline.executors.local import set_threads_for
+
+    work(graph, out, GridSpec.model_validate(extra.get("grid", {})), worker=name, echo=typer.echo,
+         before_node=set_threads_for if os.environ.get("XSTILTS_CORES") else None)
 
 
 @grid_app.command("node", hidden=True)

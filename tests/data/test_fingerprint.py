@@ -44,6 +44,18 @@ def test_cache_is_reused_while_path_size_and_mtime_are_unchanged_and_refreshed_a
     assert file_digest(f, cache=cache) == hashlib.sha256(b"bbbbb\n").hexdigest()
 
 
+def test_repeated_lookups_in_one_process_read_neither_the_file_nor_the_cache(tmp_path):
+    f, cache = tmp_path / "train.tsv", tmp_path / "cache"
+    _write(f, "aaaa\n", 1_000_000_000_000_000_000)
+    first = file_digest(f, cache=cache)
+    # Other bytes at the same size and mtime, and no cache file: a re-read of either would notice.
+    _write(f, "bbbb\n", 1_000_000_000_000_000_000)
+    (cache / CACHE_FILE).unlink()
+    assert file_digest(f, cache=cache) == first
+    os.utime(f, ns=(1_000_000_000_000_000_002, 1_000_000_000_000_000_002))  # still checked against the stat
+    assert file_digest(f, cache=cache) == hashlib.sha256(b"bbbb\n").hexdigest()
+
+
 def test_cache_dir_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "xc"))
     assert cache_dir() == tmp_path / "xc"

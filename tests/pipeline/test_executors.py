@@ -7,7 +7,7 @@ import pytest
 
 from xstilts.errors import UnknownNameError
 from xstilts.pipeline.executors import EXECUTORS, get_executor
-from xstilts.pipeline.executors.local import worker_env
+from xstilts.pipeline.executors.local import threads_for, worker_env
 from xstilts.pipeline.executors.slurm import NodeJob, SlurmSpec, _accelerate_launch_command, executor_for
 
 SPEC = dict(cluster="slurm", partition="gpu", account="lab", qos="high", gpus_per_node=4, cpus_per_task=16,
@@ -60,3 +60,13 @@ def test_local_workers_share_cores_or_take_a_gpu_each():
     assert worker_env(0, 2, gpus=0, cores=2)["OMP_NUM_THREADS"] == "1"
     assert worker_env(1, 4, gpus=0, cores=16)["XSTILTS_THREADS"] == "4"
     assert worker_env(3, 4, gpus=4, cores=16)["CUDA_VISIBLE_DEVICES"] == "3"
+    assert worker_env(0, 2, gpus=0, cores=2)["XSTILTS_CORES"] == "2"
+    assert "XSTILTS_CORES" not in worker_env(0, 2, gpus=1, cores=2)
+
+
+def test_a_node_alone_takes_every_core_and_shares_them_otherwise():
+    # the pretraining every run waits on: nothing else can start before it ends
+    alone = {"pretrained": "ready", "a": "waiting", "b": "waiting", "old": "done", "bad": "failed"}
+    assert threads_for(alone, share=1, cores=2) == 2
+    assert threads_for({**alone, "a": "ready"}, share=1, cores=2) == 1  # another worker may take it
+    assert threads_for({**alone, "a": "running"}, share=1, cores=2) == 1  # another worker runs it

@@ -18,6 +18,9 @@ from pathlib import Path
 CACHE_ENV = "XSTILTS_CACHE"
 CACHE_FILE = "fingerprints.json"
 _CHUNK = 1 << 20
+# This process's digests, under the same (size, mtime_ns) rule: a grid asks for the same files' keys
+# thousands of times, and re-reading a cache of thousands of entries each time cost seconds per run.
+_MEMO: dict[tuple[str, str], tuple[int, int, str]] = {}
 
 
 def cache_dir() -> Path:
@@ -35,14 +38,19 @@ def file_digest(path: str | Path, *, cache: str | Path | None = None) -> str:
     path = Path(path).resolve()
     stat = path.stat()  # taken before hashing: a write during hashing changes mtime, so the next call re-hashes
     cache_file = Path(cache if cache is not None else cache_dir()) / CACHE_FILE
+    memo = _MEMO.get((str(cache_file), str(path)))
+    if memo is not None and memo[:2] == (stat.st_size, stat.st_mtime_ns):
+        return memo[2]
     entry = _read(cache_file).get(str(path))
     if isinstance(entry, dict) and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+        _MEMO[str(cache_file), str(path)] = (stat.st_size, stat.st_mtime_ns, entry["sha256"])
         return entry["sha256"]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     digest = h.hexdigest()
+    _MEMO[str(cache_file), str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
     _store(cache_file, str(path), {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest})
     return digest
 

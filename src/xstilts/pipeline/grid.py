@@ -180,8 +180,10 @@ def _run_inline(node: Node, out: str | Path, progress: bool = False) -> None:
 
 
 def work(graph: Graph, out: str | Path, spec: GridSpec, *, worker: str, echo=print,
-         launcher: Callable[[Node], None] | None = None) -> dict[str, State]:
-    """Pull ready nodes until none is left to run (done, failed or blocked everywhere)."""
+         launcher: Callable[[Node], None] | None = None,
+         before_node: Callable[[dict[str, State]], None] | None = None) -> dict[str, State]:
+    """Pull ready nodes until none is left to run (done, failed or blocked everywhere).
+    ``before_node(state)`` runs before each claim (a local worker sizes its threads there)."""
     while True:
         state = states(graph, out, spec)
         if finished(state):
@@ -190,6 +192,8 @@ def work(graph: Graph, out: str | Path, spec: GridSpec, *, worker: str, echo=pri
         for node in graph:
             if state[node.id] != "ready":
                 continue
+            if before_node is not None:
+                before_node(state)
             outcome = run_node(graph, out, node, spec, worker=worker, launcher=launcher)
             if outcome != "busy":
                 echo(f"[{worker}] {node.id}: {outcome}")

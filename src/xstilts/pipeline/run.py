@@ -23,6 +23,7 @@ import numpy as np
 from xstilts import settings as xsettings
 from xstilts.config import ENGLISH, ExperimentConfig, ResolvedConfig, source_languages
 from xstilts.data.cache import FeatureCache, tokenizer_fingerprint
+from xstilts.data.lengths import text_lengths
 from xstilts.data.loading import is_translated, load_examples, resolve_files
 from xstilts.errors import ConfigError
 from xstilts.formats import FEATURIZATION_VERSION, get_format
@@ -203,13 +204,27 @@ class Run:
         self.excluded[name] = [ex for lang in langs for ex in self.examples(task, split, lang, None)]
         return self.excluded[name]
 
+    def _cache_key(self, task: Task, split: str, language: str, examples: Sequence) -> dict:
+        digest = hashlib.sha256(repr(examples).encode()).hexdigest()[:16]
+        return {"task": task.name, "task_version": task.version, "format": task.format,
+                "format_version": FEATURIZATION_VERSION, "split": split, "language": language,
+                "tokenizer": tokenizer_fingerprint(self.tokenizer), "examples": digest}
+
+    def text_lengths(self, task: Task, split: str, language: str, examples: Sequence) -> np.ndarray:
+        """:func:`xstilts.data.lengths.text_lengths` of ``examples`` (cached by content: every run of
+        a grid scores the same test sets with the same tokenizer, and tokenizing them again cost
+        as much as their evaluation on small models)."""
+        def build() -> Features:
+            return Features({"text_length": np.asarray(text_lengths(task.format, examples, self.tokenizer),
+                                                       dtype=np.int64)})
+
+        parts = {**self._cache_key(task, split, language, examples), "what": "text_lengths"}
+        return np.asarray(self.cache.get(parts, build)["text_length"])
+
     def features(self, task: Task, split: str, language: str, examples: Sequence, s: dict) -> Features:
         """``examples`` featurized by the task's format under settings ``s`` (cached by content)."""
         fmt = get_format(task.format)
-        digest = hashlib.sha256(repr(examples).encode()).hexdigest()[:16]
-        parts = {"task": task.name, "task_version": task.version, "format": task.format,
-                 "format_version": FEATURIZATION_VERSION, "split": split, "language": language,
-                 "tokenizer": tokenizer_fingerprint(self.tokenizer), "examples": digest,
+        parts = {**self._cache_key(task, split, language, examples),
                  **{k: v for k, v in s.items() if k != "max_answer_length"}}
 
         def build() -> Features:

@@ -1,6 +1,8 @@
 """``local``: N worker processes on this machine, each with its share of the CPU threads or its own
 GPU (``CUDA_VISIBLE_DEVICES``). Two trainings that each take every core of a 2-core machine run
-about 6× slower than one after the other; a fair share of threads keeps workers from fighting."""
+about 6× slower than one after the other; a fair share of threads keeps workers from fighting.
+A node that is the only one running or ready (the pretraining every run waits on) takes every
+core: nothing else can start before it ends."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from xstilts.pipeline.executors import register
@@ -21,7 +24,24 @@ def worker_env(index: int, workers: int, gpus: int, cores: int) -> dict[str, str
     env |= {"OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads), "XSTILTS_THREADS": str(threads)}
     if gpus:
         env["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+    else:  # CPU workers may take every core for a node that runs alone (set_threads_for)
+        env["XSTILTS_CORES"] = str(cores)
     return env
+
+
+def threads_for(state: dict[str, str], share: int, cores: int) -> int:
+    """A worker's threads for the node it is about to claim: every core when no other node is
+    running or ready, else its share. A node only becomes ready when another ends, so a node that
+    starts alone stays alone until it ends, and its cores are not fought over."""
+    busy = sum(s in ("running", "ready") for s in state.values())
+    return cores if busy <= 1 else share
+
+
+def set_threads_for(state: dict[str, str]) -> None:
+    """``before_node`` of a local worker (``xstilts grid work`` under this executor's environment)."""
+    import torch
+
+    torch.set_num_threads(threads_for(state, int(os.environ["XSTILTS_THREADS"]), int(os.environ["XSTILTS_CORES"])))
 
 
 def _gpus() -> int:
@@ -49,9 +69,16 @@ def run(graph, out, spec, *, workers: int = 2, echo=print, progress: bool = Fals
         procs.append((name, log, subprocess.Popen(cmd, env=worker_env(i, workers, gpus, cores or 1),
                                                   stdout=log, stderr=subprocess.STDOUT)))
         echo(f"started worker {name} (log {logs / f'{name}.log'})")
+    seen = states(graph, out, spec)
+    while any(proc.poll() is None for _, _, proc in procs):  # tell what ends, as the inline executor does
+        time.sleep(min(spec.poll_seconds, 2.0))
+        now = states(graph, out, spec)
+        for node_id, state in now.items():
+            if state != seen[node_id] and state in ("done", "failed", "blocked"):
+                echo(f"{node_id}: {state}")
+        seen = now
     for name, log, proc in procs:
-        code = proc.wait()
         log.close()
-        if code != 0:
-            echo(f"worker {name} exited with {code} (see {logs / f'{name}.log'})")
+        if proc.returncode != 0:
+            echo(f"worker {name} exited with {proc.returncode} (see {logs / f'{name}.log'})")
     return states(graph, out, spec)

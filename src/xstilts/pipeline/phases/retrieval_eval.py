@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xstilts.data.lengths import text_lengths
 from xstilts.pipeline.phases import PhaseKind, register
 from xstilts.pipeline.run import Run, append, finish, write_lines
 from xstilts.tasks import get_task
@@ -99,7 +98,7 @@ class RetrievalEval(PhaseKind):
                     if task.reader == "tatoeba" and ex.gold:
                         # One row per English query (correct or not): CIs and paired comparisons.
                         example_rows += run.example_rows(self.kind, task, lang, split, ex.target, s.predicted,
-                                                         text_lengths(task.format, ex.target, run.tokenizer), {},
+                                                         run.text_lengths(task, split, lang, ex.target), {},
                                                          gold=s.gold)
                     for (layer, pooling) in grid:
                         cell = {**used, "layer": layer, "pooling": pooling}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from xstilts.data.lengths import assign_buckets, text_lengths, windows_per_example
+from xstilts.data.lengths import assign_buckets, windows_per_example
 from xstilts.pipeline import evaluation
 from xstilts.pipeline.phases import PhaseKind, register
 from xstilts.pipeline.run import Run, append, finish
@@ -44,7 +44,7 @@ class ZeroShotEval(PhaseKind):
             for lang in run.languages(task, split, phase.languages):
                 ex = run.examples(task, split, lang, phase.max_examples)
                 feats = run.features(task, split, lang, ex, s)
-                lengths = text_lengths(task.format, ex, run.tokenizer)
+                lengths = run.text_lengths(task, split, lang, ex)
                 buckets = assign_buckets(lengths, windows_per_example(feats, len(ex)))
                 r = evaluation.evaluate(run.model, task.name, task, ex, feats, settings=s, language=lang,
                                         batch_size=args.per_device_eval_batch_size, pad_token_id=run.tokenizer.pad_token_id,
