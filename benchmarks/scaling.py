@@ -120,9 +120,10 @@ def encoder_config(name: str, cache: Path):
     return base, config
 
 
-def build_model(directory: Path | None, config, positions: int):
+def build_model(directory: Path | None, config, positions: int, dropout: float | None = None):
     """A MultiTaskModel with a classification head: ``directory``'s weights when its position
-    embeddings reach ``positions``, else the same shape with ``positions`` and random weights."""
+    embeddings reach ``positions``, else the same shape with ``positions`` and random weights;
+    ``dropout`` (hidden and attention) replaces the config's, as the ``dropout`` setting of a run does."""
     import copy
 
     from transformers import AutoModel
@@ -132,10 +133,12 @@ def build_model(directory: Path | None, config, positions: int):
 
     torch.manual_seed(0)
     if directory is not None and config.max_position_embeddings >= positions:
-        model, weights = MultiTaskModel.from_pretrained(str(directory)), "its checkpoint"
+        model, weights = MultiTaskModel.from_pretrained(str(directory), dropout=dropout), "its checkpoint"
     else:
         config = copy.deepcopy(config)
         config.max_position_embeddings = max(positions, config.max_position_embeddings)
+        if dropout is not None:
+            config.hidden_dropout_prob = config.attention_probs_dropout_prob = dropout
         try:
             encoder = AutoModel.from_config(config, add_pooling_layer=False)
         except TypeError:
@@ -189,7 +192,8 @@ class Stepper:
 
 
 def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: int, precision: str,
-            freeze_embeddings: bool, cache: Path, device: torch.device, peak: float | None) -> tuple[list[dict], dict]:
+            freeze_embeddings: bool, cache: Path, device: torch.device, peak: float | None,
+            dropout: float | None = None) -> tuple[list[dict], dict]:
     """Rows of one model (one per length, then its fit) and its profile entry."""
     from xstilts.throughput import fit_rows, flops_per_token, nonembedding_params
 
@@ -201,7 +205,7 @@ def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: in
     steppers, weights = {}, {}
     for group in (fits, beyond):
         if group:
-            model, what = build_model(directory, config, max(group) + offset)
+            model, what = build_model(directory, config, max(group) + offset, dropout)
             stepper = Stepper(model, batch=batch, precision=precision, freeze_embeddings=freeze_embeddings,
                               device=device)
             for L in group:
@@ -241,7 +245,8 @@ def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: in
 
 def run(quick: bool = False, *, models: list[str] | None = None, lengths: list[int] | None = None, batch: int = 4,
         steps: int = 5, warmup: int = 2, precision: str = "fp32", freeze_embeddings: bool = False,
-        matmul_size: int | None = None, json_path: Path | None = None, echo=print) -> list[dict]:
+        matmul_size: int | None = None, json_path: Path | None = None, dropout: float | None = None,
+        echo=print) -> list[dict]:
     """The table's rows: the matmul peaks, then per model one row per length and its fit."""
     from xstilts.throughput import write_profile
 
@@ -261,13 +266,14 @@ def run(quick: bool = False, *, models: list[str] | None = None, lengths: list[i
     for name in models:
         model_rows, profiles[name] = measure(name, lengths, batch=batch, steps=steps, warmup=warmup,
                                              precision=precision, freeze_embeddings=freeze_embeddings, cache=cache,
-                                             device=device, peak=peaks[precision])
+                                             device=device, peak=peaks[precision], dropout=dropout)
         rows += model_rows
-    _print(rows, echo, device_name(device), precision)
+    _print(rows, echo, device_name(device), precision + ("" if dropout is None else f", dropout {dropout:g}"))
     if json_path is not None:
         write_profile(json_path, device=device_name(device), batch=batch,
                       measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       models=profiles, precision=precision, freeze_embeddings=freeze_embeddings, steps=steps,
+                      dropout="config" if dropout is None else dropout,
                       warmup=warmup, torch=torch.__version__,
                       matmul_peak_flops={k: v for k, v in peaks.items() if v},
                       flops_formula="6·N_nonembedding + 6·layers·L·hidden·2 per token",
@@ -303,6 +309,9 @@ def main() -> None:
                         help="bf16: forward and loss under bf16 autocast (CPUs too); MFU against the bf16 matmul")
     parser.add_argument("--freeze-embeddings", action="store_true",
                         help="the input word embeddings out of AdamW (as presets with freeze_embeddings)")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="hidden and attention dropout instead of the config's (0: CPU attention takes SDPA's "
+                             "fused path; with dropout it computes and stores every L×L mask)")
     parser.add_argument("--matmul-size", type=int, default=None, help="peak matmul side (2048 on CPU, 8192 on GPU)")
     parser.add_argument("--quick", action="store_true", help="tiny model, lengths 64,128,256, 2 steps")
     parser.add_argument("--json", type=Path, default=None, help="write the throughput profile here")
@@ -310,7 +319,8 @@ def main() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1)))
     rows = run(args.quick, models=args.models.split(","), lengths=[int(x) for x in args.lengths.split(",")],
                batch=args.batch, steps=args.steps, warmup=args.warmup, precision=args.precision,
-               freeze_embeddings=args.freeze_embeddings, matmul_size=args.matmul_size, json_path=args.json)
+               freeze_embeddings=args.freeze_embeddings, matmul_size=args.matmul_size, json_path=args.json,
+               dropout=args.dropout)
     if args.json is None:
         return
     print(f"profile written to {args.json} ({len(rows)} rows); a preset uses it with cost: {{profile: {args.json}}}")
