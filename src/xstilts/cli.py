@@ -480,12 +480,11 @@ def _demo_executor() -> dict:
     """Two local workers of one thread each on a CPU with two or more cores: the demo's small
     models train 2.1× faster that way than one process with two threads (the pretraining that
     every run waits on still takes every core: ``local.threads_for``). Inline elsewhere."""
-    import os
-
     import torch
 
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if torch.cuda.is_available() or cores < 2:
+    from xstilts.pipeline.executors.local import cpu_cores
+
+    if torch.cuda.is_available() or cpu_cores() < 2:
         return {"executor": "inline"}
     return {"executor": "local", "workers": 2}
 

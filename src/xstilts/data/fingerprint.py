@@ -38,19 +38,20 @@ def file_digest(path: str | Path, *, cache: str | Path | None = None) -> str:
     path = Path(path).resolve()
     stat = path.stat()  # taken before hashing: a write during hashing changes mtime, so the next call re-hashes
     cache_file = Path(cache if cache is not None else cache_dir()) / CACHE_FILE
-    memo = _MEMO.get((str(cache_file), str(path)))
+    key = (str(cache_file), str(path))
+    memo = _MEMO.get(key)
     if memo is not None and memo[:2] == (stat.st_size, stat.st_mtime_ns):
         return memo[2]
     entry = _read(cache_file).get(str(path))
     if isinstance(entry, dict) and entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
-        _MEMO[str(cache_file), str(path)] = (stat.st_size, stat.st_mtime_ns, entry["sha256"])
+        _MEMO[key] = (stat.st_size, stat.st_mtime_ns, entry["sha256"])
         return entry["sha256"]
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(_CHUNK):
             h.update(chunk)
     digest = h.hexdigest()
-    _MEMO[str(cache_file), str(path)] = (stat.st_size, stat.st_mtime_ns, digest)
+    _MEMO[key] = (stat.st_size, stat.st_mtime_ns, digest)
     _store(cache_file, str(path), {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": digest})
     return digest
 

@@ -44,6 +44,11 @@ def set_threads_for(state: dict[str, str]) -> None:
     torch.set_num_threads(threads_for(state, int(os.environ["XSTILTS_THREADS"]), int(os.environ["XSTILTS_CORES"])))
 
 
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity, which a Slurm or container limit sets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def _gpus() -> int:
     try:
         import torch
@@ -57,7 +62,7 @@ def _gpus() -> int:
 def run(graph, out, spec, *, workers: int = 2, echo=print, progress: bool = False):  # progress: workers log to files
     logs = grid_dir(out) / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    gpus, cores = _gpus(), len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    gpus, cores = _gpus(), cpu_cores()
     if gpus and workers > gpus:
         echo(f"warning: {workers} workers share {gpus} GPU(s)")
     host = socket.gethostname()
@@ -66,7 +71,7 @@ def run(graph, out, spec, *, workers: int = 2, echo=print, progress: bool = Fals
         name = f"local{i}-{host}-{os.getpid()}"
         log = open(logs / f"{name}.log", "ab")
         cmd = [sys.executable, "-m", "xstilts", "grid", "work", str(Path(out)), "--worker", name]
-        procs.append((name, log, subprocess.Popen(cmd, env=worker_env(i, workers, gpus, cores or 1),
+        procs.append((name, log, subprocess.Popen(cmd, env=worker_env(i, workers, gpus, cores),
                                                   stdout=log, stderr=subprocess.STDOUT)))
         echo(f"started worker {name} (log {logs / f'{name}.log'})")
     seen = states(graph, out, spec)
