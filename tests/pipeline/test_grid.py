@@ -77,6 +77,20 @@ def test_plan_counts_nodes_and_shares_training(grid_yaml):
     assert result.output.count("needs pretrained-") == 4 + 4  # the baselines' targets, the intermediates
 
 
+def test_polling_node_states_does_not_rehash_the_data(grid_yaml, tmp_path, monkeypatch):
+    # A driver polls every node's state each second; a run id hashes data fingerprints, so the
+    # graph computes each once (at build) and states() must not compute them again.
+    import xstilts.config
+    from xstilts.pipeline.grid import GridSpec, states
+    from xstilts.study import expand, load_preset
+
+    graph = graphs.build([(c, "") for c in expand(load_preset(str(grid_yaml)))])
+    expected = {n.id: n.folder(tmp_path) for n in graph}
+    monkeypatch.setattr(xstilts.config, "resolve", lambda *a, **k: pytest.fail("resolve() called while polling"))
+    assert set(states(graph, tmp_path, GridSpec()).values()) == {"ready", "waiting"}
+    assert {n.id: n.folder(tmp_path) for n in graph} == expected
+
+
 def test_local_and_submitit_executors_give_the_inline_table(grid_yaml, reference, tmp_path):
     table = _table(reference)
     assert len(table) > 500 and all(n == 1 for n in _successes(reference).values())

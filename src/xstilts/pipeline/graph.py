@@ -36,6 +36,7 @@ class Node:
     kind: str
     where: str  # sub-folder of the grid folder ("" or "control")
     config: ExperimentConfig  # the first run of the grid that contains the node
+    run_id: str  # that run's id, computed once: it hashes data fingerprints, and drivers poll folder() often
     index: int  # its phase index in that run
     needs: list[str]
     runs: list[str] = field(default_factory=list)
@@ -49,7 +50,7 @@ class Node:
         base = Path(out) / self.where if self.where else Path(out)
         if self.training:
             return base / "shared" / self.id.split("~")[-1]
-        return base / "runs" / self.config.run_id / f"{self.index}-{self.kind}"
+        return base / "runs" / self.run_id / f"{self.index}-{self.kind}"
 
     def done(self, out: str | Path) -> bool:
         return (self.folder(out) / "done.json").exists()
@@ -83,6 +84,7 @@ def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = 
     nodes: dict[str, Node] = {}
     for config, where in runs:
         resolved = resolve(config, require_data=require_data)
+        run_id = config.run_id
         previous: str | None = None
         for index, phase in enumerate(config.phases):
             kind = get_phase_kind(phase.kind)
@@ -94,9 +96,9 @@ def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = 
                 node_id = f"{resolved.run_id}.{index}-{phase.kind}"
             node_id = f"{where}~{node_id}" if where else node_id
             if node_id not in nodes:
-                nodes[node_id] = Node(node_id, phase.kind, where, config, index, [previous] if previous else [],
+                nodes[node_id] = Node(node_id, phase.kind, where, config, run_id, index, [previous] if previous else [],
                                       tokens=kind.train_tokens(resolved, phase) if kind.trains else None)
-            nodes[node_id].runs.append(config.run_id)
+            nodes[node_id].runs.append(run_id)
             if kind.trains:
                 previous = node_id
     return Graph(nodes, list(runs))

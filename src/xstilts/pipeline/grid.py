@@ -158,7 +158,7 @@ def run_node(graph: Graph, out: str | Path, node: Node, spec: GridSpec, *, worke
         if node.done(out):  # finished by another worker between our look and our claim
             return "skipped"
         attempt = {"worker": worker, "host": socket.gethostname(), "pid": os.getpid(), "started": time.time(),
-                   "log": str(Path(out) / node.where / "runs" / node.config.run_id / "log.txt")}
+                   "log": str(Path(out) / node.where / "runs" / node.run_id / "log.txt")}
         try:
             (launcher or _run_inline)(node, out)
         except Exception as err:  # recorded, retried up to spec.retries; the worker goes on
@@ -249,6 +249,6 @@ def status(graph: Graph, out: str | Path, spec: GridSpec) -> list[dict]:
             "attempts": len(tries), "error": last_error["error"] if last_error else None,
             "worker": (f"{holder['owner']} (pid {holder['pid']} on {holder['host']})" if holder else
                        (tries[-1]["worker"] if tries else None)),
-            "log": str(Path(out) / node.where / "runs" / node.config.run_id / "log.txt"),
+            "log": str(Path(out) / node.where / "runs" / node.run_id / "log.txt"),
         })
     return records
