@@ -51,3 +51,15 @@ def test_head_scores_only_masked_positions_with_the_same_loss():
     expected = F.cross_entropy(full.reshape(-1, 11), labels.reshape(-1), ignore_index=-100)
     assert torch.allclose(loss(out, {"labels": labels}), expected)
     assert torch.allclose(loss({"logits": full}, {"labels": labels}), expected)
+
+
+def test_one_tokenization_cut_at_any_length_equals_featurize(mini_tokenizer):
+    examples = [TextExample(str(i), t) for i, t in enumerate(["Ein kurzer Satz.", "Another, longer sentence here.",
+                                                               "短い文。"] * 7)]
+    tokens = mlm.tokenize(examples, mini_tokenizer)
+    for length in (8, 16, 64):
+        cut, whole = mlm.blocks(tokens, mini_tokenizer, max_length=length), mlm.featurize(examples, mini_tokenizer,
+                                                                                          max_length=length)
+        assert set(cut.columns) == set(whole.columns)
+        for column in whole.columns:
+            assert [np.asarray(r).tolist() for r in cut[column]] == [np.asarray(r).tolist() for r in whole[column]]

@@ -22,7 +22,8 @@ and, where the format has that step: ``featurize`` with ``featurize_kwargs(setti
 what a head spec needs: ``num_labels``, ``vocab_size``, ``dropout``) and ``loss``, ``decode``,
 ``text_lengths(examples, tokenizer)`` (what the length study measures), ``label_list_from(examples)``
 (labels read from training data where the registry has none) and ``train_stats(examples, features)``
-(extra per-task numbers of a training phase).
+(extra per-task numbers of a training phase); ``JOINS_EXAMPLES = True`` where featurize cuts rows
+across examples (MLM blocks), so that it is never called on chunks of a split.
 """
 
 import importlib
@@ -34,7 +35,8 @@ from xstilts.tasks.registry import FORMATS
 # Bump when a change to any format's featurization (tokenization, truncation, windowing, label
 # encoding) changes the features of the same examples: it is part of every feature-cache key and
 # of every training phase's key, so an upgrade never reloads features or models built the old way.
-FEATURIZATION_VERSION = 1
+# 2: MLM blocks run across the whole split (version 1 restarted them every 2,000 texts).
+FEATURIZATION_VERSION = 2
 
 
 def get_format(name: str) -> ModuleType:

@@ -25,32 +25,39 @@ from xstilts.formats.base import Features
 
 
 def featurize(examples: Sequence[TextExample], tokenizer, *, max_length: int) -> Features:
+    return blocks(tokenize(examples, tokenizer), tokenizer, max_length=max_length)
+
+
+def tokenize(examples: Sequence[TextExample], tokenizer) -> tuple[np.ndarray, np.ndarray]:
+    """The texts as one token stream, each followed by the separator, and the example each token
+    came from: cut by :func:`blocks` at any length (a length curriculum tokenizes once)."""
+    enc = tokenizer([ex.text for ex in examples], add_special_tokens=False,
+                    return_attention_mask=False, verbose=False)
+    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    ids = enc["input_ids"]
+    stream = np.fromiter((t for row in ids for t in (*row, sep)), dtype=np.int64,
+                         count=sum(len(row) + 1 for row in ids))
+    owner = np.repeat(np.arange(len(ids), dtype=np.int64), [len(row) + 1 for row in ids])
+    return stream, owner
+
+
+def blocks(tokens: tuple[np.ndarray, np.ndarray], tokenizer, *, max_length: int) -> Features:
+    """Rows of ``max_length`` tokens (specials included) cut from :func:`tokenize`'s stream."""
+    stream, owner = tokens
     specials = tokenizer.num_special_tokens_to_add(pair=False)
     block = max_length - specials
     if block < 1:
         raise ValueError(f"max_length {max_length} leaves no room for text")
-    enc = tokenizer([ex.text for ex in examples], add_special_tokens=False,
-                    return_attention_mask=False, verbose=False)
     sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
-    stream: list[int] = []
-    owner: list[int] = []  # which example each stream token came from
-    for i, ids in enumerate(enc["input_ids"]):
-        stream.extend(ids + [sep])
-        owner.extend([i] * (len(ids) + 1))
-    stream_arr = np.asarray(stream, dtype=np.int64)
-    owner_arr = np.asarray(owner, dtype=np.int64)
     cls = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
-    rows, first = [], []
-    for start in range(0, len(stream_arr), block):
-        body = stream_arr[start:start + block]
-        prefix = [cls] if cls is not None and specials >= 1 else []
-        suffix = [sep] if specials >= 2 else []
-        rows.append(np.concatenate([prefix, body, suffix]).astype(np.int64))
-        first.append(owner_arr[start])
+    prefix = [cls] if cls is not None and specials >= 1 else []
+    suffix = [sep] if specials >= 2 else []
+    rows = [np.concatenate([prefix, stream[start:start + block], suffix]).astype(np.int64)
+            for start in range(0, len(stream), block)]
     return Features({
         "input_ids": rows,
         "attention_mask": [np.ones_like(r) for r in rows],
-        "example_index": np.asarray(first, dtype=np.int64),
+        "example_index": owner[::block].copy(),
     })
 
 
@@ -136,6 +143,7 @@ TOKEN_LEVEL = True
 SETTINGS: tuple[str, ...] = ()
 LABELS = False
 ADAPTER = None
+JOINS_EXAMPLES = True  # blocks run across examples: featurized in one call, never in chunks
 
 
 def featurize_kwargs(settings: dict, split: str) -> dict:

@@ -232,8 +232,10 @@ class Run:
 
             self.log(f"tokenizing {task.name} {split}-{language}: {len(examples)} examples")
             kwargs = fmt.featurize_kwargs(s, split)
-            # Chunks only to show progress (with ETA); the result equals one featurize call.
-            chunks = [examples[i:i + FEATURIZE_CHUNK] for i in range(0, len(examples), FEATURIZE_CHUNK)]
+            # Chunks only to show progress (with ETA); the result equals one featurize call, so a
+            # format whose rows run across examples (MLM blocks) is featurized in one.
+            size = len(examples) if getattr(fmt, "JOINS_EXAMPLES", False) else FEATURIZE_CHUNK
+            chunks = [examples[i:i + size] for i in range(0, len(examples), size)]
             parts = [fmt.featurize(c, self.tokenizer, **kwargs)
                      for c in tqdm(chunks, desc=f"tokenize {task.name} {split}-{language}", leave=False,
                                    disable=not self.progress or len(chunks) < 2)]

@@ -11,6 +11,7 @@ perplexity rows, and ``done.json`` with one record per curriculum stage.
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -80,6 +81,7 @@ def checkpoint(run: Run) -> tuple[str, str | None]:
 def _from_scratch(run: Run, spec, folder: Path) -> None:
     """Train the tokenizer, build the encoder, pretrain it (or not: the control), save, finish."""
     from xstilts import pretraining
+    from xstilts.formats import mlm
 
     task = get_task(spec.corpus_task)
     if task.format != "mlm":
@@ -104,12 +106,17 @@ def _from_scratch(run: Run, spec, folder: Path) -> None:
         finish(run, folder, [], {"steps": 0, "vocab_size": len(run.tokenizer), "pretrained": False})
         return
 
+    @functools.cache
+    def tokens(split: str, lang: str):  # once per text, however many block lengths the curriculum cuts
+        run.log(f"tokenizing {task.name} {split}-{lang}")
+        return mlm.tokenize((train_ex if split == "train" else dev_ex)[lang], run.tokenizer)
+
     def blocks(split: str, length: int) -> Features | None:
         """Every language's texts of ``split`` as ``length``-token MLM blocks, language by language."""
         examples = train_ex if split == "train" else dev_ex
         if not examples:
             return None
-        parts = [run.features(task, split, lang, ex, {"max_length": length}) for lang, ex in examples.items()]
+        parts = [mlm.blocks(tokens(split, lang), run.tokenizer, max_length=length) for lang in examples]
         return Features.concat(parts, [len(ex) for ex in examples.values()])
 
     done = pretraining.pretrain(run.model, run.tokenizer, spec, blocks, out_dir=folder, seed=seed, log=run.log,
