@@ -482,7 +482,7 @@ def _demo_executor() -> dict:
     every run waits on still takes every core: ``local.threads_for``). Inline elsewhere."""
     import torch
 
-    from xstilts.pipeline.executors.local import cpu_cores
+    from xstilts.settings import cpu_cores
 
     if torch.cuda.is_available() or cpu_cores() < 2:
         return {"executor": "inline"}

@@ -28,3 +28,8 @@ def data_dir(explicit: str | Path | None = None) -> Path:
     if not path.is_dir():
         raise ConfigError(f"data directory {path} does not exist ({DATA_DIR_ENV} or --data-dir)")
     return path
+
+
+def cpu_cores() -> int:
+    """The cores this process may run on (its affinity, which a Slurm or container limit sets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -33,7 +33,7 @@ def test_synthetic_retrieval_takes_xtremes_relative_depth_at_every_depth():
     assert [resolve_layer(n, options) for n in (1, 2, 4, 6)] == [1, 2, 3, 4]  # the demo encoder: 4 layers
 
 
-# ---------------------------------------------------------------- pure numpy search, by hand
+# ---------------------------------------------------------------- search, by hand (faiss when installed)
 
 X = np.array([[1.0, 0.0], [0.0, 1.0]])
 Y = np.array([[1.0, 0.0], [0.6, 0.8]])  # cos(X, Y) = [[1, .6], [0, .8]]
@@ -49,6 +49,7 @@ def test_knn_orders_by_similarity_then_index():
 
 
 def test_knn_in_blocks_equals_dense(monkeypatch):
+    monkeypatch.setenv("XSTILTS_FAISS", "0")  # the numpy search's blocks
     rng = np.random.default_rng(0)
     x = retrieval.normalize(rng.normal(size=(97, 16)))
     y = retrieval.normalize(rng.normal(size=(131, 16)))
@@ -138,6 +139,7 @@ def test_tatoeba_predict_by_hand_and_ties():
 
 
 def test_tatoeba_predict_in_blocks(monkeypatch):
+    monkeypatch.setenv("XSTILTS_FAISS", "0")  # the numpy search's blocks
     rng = np.random.default_rng(1)
     s, t = rng.normal(size=(50, 8)), rng.normal(size=(23, 8))
     dense = (retrieval.normalize(t) @ retrieval.normalize(s).T).argmax(1)
@@ -247,9 +249,12 @@ def test_bucc_style_mining_on_tatoeba(data_dir, encoder, mini_tokenizer):
     assert hits.sum() >= 190 and f1.max() > 0.93  # measured 197/200, F1 0.980
 
 
-def test_knn_equals_a_full_sort_by_similarity_then_index_with_many_ties():
-    """The vectorised top-k (argpartition) must break ties at the k-th value by the lowest index,
-    as a full sort does: small integer vectors make exact ties everywhere."""
+@pytest.mark.parametrize("backend", ["numpy", "default"])
+def test_knn_equals_a_full_sort_by_similarity_then_index_with_many_ties(monkeypatch, backend):
+    """The vectorised top-k (argpartition; faiss's k + 1) must break ties at the k-th value by the
+    lowest index, as a full sort does: small integer vectors make exact ties everywhere."""
+    if backend == "numpy":
+        monkeypatch.setenv("XSTILTS_FAISS", "0")
     rng = np.random.default_rng(0)
     for _ in range(200):
         n, m = int(rng.integers(1, 40)), int(rng.integers(1, 40))

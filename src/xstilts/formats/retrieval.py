@@ -1,7 +1,7 @@
 """Bitext retrieval (Tatoeba, BUCC 2018): sentence embeddings from a hidden layer, then search.
 
 No head and no training: :func:`embed` pools one hidden layer of the encoder (XTREME's
-``third_party/evaluate_retrieval.py``), and pure numpy functions do the search:
+``third_party/evaluate_retrieval.py``), and an exact brute-force search follows:
 
 * Tatoeba — :func:`tatoeba_predict`: for every English (target) sentence, the nearest non-English
   (source) sentence by cosine, as XTREME's ``similarity_search`` (faiss ``IndexFlatL2`` over the
@@ -10,7 +10,14 @@ No head and no training: :func:`embed` pools one hidden layer of the encoder (XT
   ``utils_retrieve.mine_bitext`` (mode ``mine``, retrieval ``max``, margin ``ratio``, k = 4,
   cosine, threshold 0). The candidates go to the BUCC metric, which picks the F1-optimal threshold.
 
-Search is exact and brute force, in row blocks so that 10^4 × 10^4 sentences fit in memory; no faiss.
+Search is exact and brute force. With faiss-cpu installed (the ``faiss`` extra), :func:`knn` and
+:func:`tatoeba_predict` search with faiss ``IndexFlatIP`` (numpy took 1.17× its time at
+100k × 100k: docs/retrieval.md) on ``torch.get_num_threads()`` threads, the share each local worker
+is given; the environment variable ``XSTILTS_FAISS=0`` switches it off. Without it, numpy searches in
+row blocks so that 10^4 × 10^4 sentences fit in memory. Both return the same neighbours in the same
+order (equal similarities by index, also where a tie at the k-th place goes on among rows left out):
+faiss is asked for one neighbour more, and the rows where two of them are within rounding of each
+other (duplicated sentences, say) are searched again in numpy.
 
 Layer numbering: ``layer`` indexes ``hidden_states`` (0 = embedding output, L = last layer).
 XTREME's ``--specific_layer k`` is NOT that index: evaluate_retrieval.py first drops the embedding
@@ -48,8 +55,10 @@ Batch size (XTREME: 100) is our choice: it changes nothing but round-off.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Mapping, Sequence
+from typing import Literal
 
 import numpy as np
 import torch
@@ -199,7 +208,7 @@ def embed(
                         batch_size=batch_size, prefix=prefix, device=device)[(index, pooling)]
 
 
-# ---------------------------------------------------------------- pure numpy search
+# ---------------------------------------------------------------- exact search (faiss when installed, else numpy)
 
 
 def normalize(x: np.ndarray) -> np.ndarray:
@@ -224,16 +233,29 @@ def tatoeba_predict(source_emb: np.ndarray, target_emb: np.ndarray) -> np.ndarra
     if len(src) == 0:
         raise ValueError("no source sentences to search")
     unique, first = np.unique(src, axis=0, return_index=True)
-    # Back to first-occurrence order, so argmax's first maximum is the lowest source index.
+    # Back to first-occurrence order: knn breaks ties by the lowest index, so the first copy wins.
     order = np.argsort(first)
     unique, first = unique[order], first[order]
-    pred = np.empty(len(trg), dtype=np.int64)
-    step = _block_rows(len(unique))
-    for start in range(0, len(trg), step):
-        pred[start:start + step] = first[(trg[start:start + step] @ unique.T).argmax(axis=1)]
-    return pred
+    return first[knn(trg, unique, 1)[1][:, 0]]
 
 
+def _faiss():
+    """The faiss module to search with, or None for numpy (not installed, or ``XSTILTS_FAISS=0``)."""
+    if os.environ.get("XSTILTS_FAISS") == "0":
+        return None
+    try:
+        import faiss
+    except ImportError:
+        return None
+    # faiss's OpenMP runtime, where it is not torch's, would take every core; a local worker's
+    # share is what torch was given.
+    faiss.omp_set_num_threads(torch.get_num_threads())
+    return faiss
+
+
+# Near ties, as a share of |x_i| max |y_j|: float32 faiss and numpy differ by up to ~3e-7 of it (measured,
+# dims 64-1024), so rows whose faiss similarities are this close are left to numpy.
+_NEAR_TIE = 1e-5
 _ARGMAX_K = 16  # up to this k, repeated argmax beats a partition of every row (LASER/XTREME use k = 4)
 
 
@@ -241,12 +263,33 @@ def knn(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` rows of ``y`` with the largest inner product with each row of ``x``.
 
     Returns ``(sims, inds)``, each ``(len(x), k)``, best first; equal similarities are ordered by
-    index. Pass L2-normalised rows for cosine (faiss ``IndexFlatIP``, as LASER/XTREME do).
+    index. Pass L2-normalised rows for cosine (faiss ``IndexFlatIP``, as LASER/XTREME do). Searched
+    by faiss when installed (see the module docstring), else by :func:`_knn_numpy`.
     """
-    x = np.asarray(x, dtype=np.float32)
-    y = np.asarray(y, dtype=np.float32)
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.float32)
     if not 1 <= k <= len(y):
         raise ValueError(f"k={k} but the database has {len(y)} rows")
+    faiss = _faiss()
+    if faiss is None:
+        return _knn_numpy(x, y, k)
+    index = faiss.IndexFlatIP(y.shape[1])
+    index.add(y)
+    # One neighbour more than asked, best first: a (k+1)-th close to the k-th may tie with it.
+    sims, inds = index.search(x, min(k + 1, len(y)))
+    # faiss rounds differently from numpy, and not even equal rows of y alike (it depends on their
+    # place in its blocks), so a near tie is faiss's to misorder and a tie at the k-th place may go
+    # on among rows it left out: numpy searches those rows again, so the result is numpy's.
+    scale = _NEAR_TIE * np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1).max()
+    near = np.flatnonzero((sims[:, :-1] - sims[:, 1:] <= scale[:, None]).any(axis=1))
+    sims, inds = np.ascontiguousarray(sims[:, :k]), np.ascontiguousarray(inds[:, :k])
+    if len(near):
+        sims[near], inds[near] = _knn_numpy(x[near], y, k)
+    return sims, inds
+
+
+def _knn_numpy(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`knn` in numpy, one row block of similarities at a time (float32 inputs, 1 <= k <= len(y))."""
     sims = np.empty((len(x), k), dtype=np.float32)
     inds = np.empty((len(x), k), dtype=np.int64)
     step = _block_rows(len(y))

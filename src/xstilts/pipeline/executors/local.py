@@ -15,6 +15,7 @@ from pathlib import Path
 
 from xstilts.pipeline.executors import register
 from xstilts.pipeline.grid import grid_dir, states
+from xstilts.settings import cpu_cores
 
 
 def worker_env(index: int, workers: int, gpus: int, cores: int) -> dict[str, str]:
@@ -42,11 +43,6 @@ def set_threads_for(state: dict[str, str]) -> None:
     import torch
 
     torch.set_num_threads(threads_for(state, int(os.environ["XSTILTS_THREADS"]), int(os.environ["XSTILTS_CORES"])))
-
-
-def cpu_cores() -> int:
-    """The cores this process may run on (its affinity, which a Slurm or container limit sets)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def _gpus() -> int:
