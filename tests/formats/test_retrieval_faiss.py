@@ -24,8 +24,8 @@ def numpy_and_faiss(monkeypatch, faiss, search):
     expected = search()
     monkeypatch.delenv("XSTILTS_FAISS")
     built, redone = [], []
-    index, knn_numpy = faiss.IndexFlatIP, retrieval._knn_numpy
-    monkeypatch.setattr(faiss, "IndexFlatIP", lambda d: built.append(d) or index(d))
+    faiss_knn, knn_numpy = faiss.knn, retrieval._knn_numpy
+    monkeypatch.setattr(faiss, "knn", lambda x, y, k, **kw: built.append(k) or faiss_knn(x, y, k, **kw))
     monkeypatch.setattr(retrieval, "_knn_numpy", lambda x, y, k: redone.append(len(x)) or knn_numpy(x, y, k))
     got = search()
     assert built, "the faiss path did not search"
@@ -111,10 +111,10 @@ def test_xstilts_faiss_0_searches_with_numpy(monkeypatch, faiss):
     monkeypatch.setenv("XSTILTS_FAISS", "0")
     assert retrieval._faiss() is None
 
-    def refuse(d):
+    def refuse(*args, **kwargs):
         raise AssertionError("faiss searched under XSTILTS_FAISS=0")
 
-    monkeypatch.setattr(faiss, "IndexFlatIP", refuse)
+    monkeypatch.setattr(faiss, "knn", refuse)
     assert knn(np.eye(3), np.eye(3), 1)[1][:, 0].tolist() == [0, 1, 2]
     assert tatoeba_predict(np.eye(3), np.eye(3)).tolist() == [0, 1, 2]
 

@@ -11,8 +11,9 @@ No head and no training: :func:`embed` pools one hidden layer of the encoder (XT
   cosine, threshold 0). The candidates go to the BUCC metric, which picks the F1-optimal threshold.
 
 Search is exact and brute force. With faiss-cpu installed (the ``faiss`` extra), :func:`knn` and
-:func:`tatoeba_predict` search with faiss ``IndexFlatIP`` (numpy took 1.17× its time at
-100k × 100k: docs/retrieval.md) on ``torch.get_num_threads()`` threads, the share each local worker
+:func:`tatoeba_predict` search with faiss (``faiss.knn`` by inner product: ``IndexFlatIP``'s search
+without the index's copy of the database; numpy took 1.17× its time at 100k × 100k:
+docs/retrieval.md) on ``torch.get_num_threads()`` threads, the share each local worker
 is given; the environment variable ``XSTILTS_FAISS=0`` switches it off. Without it, numpy searches in
 row blocks so that 10^4 × 10^4 sentences fit in memory. Both return the same neighbours in the same
 order (equal similarities by index, also where a tie at the k-th place goes on among rows left out):
@@ -273,10 +274,9 @@ def knn(x: np.ndarray, y: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     faiss = _faiss()
     if faiss is None:
         return _knn_numpy(x, y, k)
-    index = faiss.IndexFlatIP(y.shape[1])
-    index.add(y)
     # One neighbour more than asked, best first: a (k+1)-th close to the k-th may tie with it.
-    sims, inds = index.search(x, min(k + 1, len(y)))
+    # faiss.knn is IndexFlatIP's search without the index's copy of y.
+    sims, inds = faiss.knn(x, y, min(k + 1, len(y)), metric=faiss.METRIC_INNER_PRODUCT)
     # faiss rounds differently from numpy, and not even equal rows of y alike (it depends on their
     # place in its blocks), so a near tie is faiss's to misorder and a tie at the k-th place may go
     # on among rows it left out: numpy searches those rows again, so the result is numpy's.
