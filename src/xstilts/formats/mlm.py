@@ -33,12 +33,16 @@ def tokenize(examples: Sequence[TextExample], tokenizer) -> tuple[np.ndarray, np
     came from: cut by :func:`blocks` at any length (a length curriculum tokenizes once)."""
     enc = tokenizer([ex.text for ex in examples], add_special_tokens=False,
                     return_attention_mask=False, verbose=False)
-    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    sep = _separator(tokenizer)
     ids = enc["input_ids"]
     stream = np.fromiter((t for row in ids for t in (*row, sep)), dtype=np.int64,
                          count=sum(len(row) + 1 for row in ids))
     owner = np.repeat(np.arange(len(ids), dtype=np.int64), [len(row) + 1 for row in ids])
     return stream, owner
+
+
+def _separator(tokenizer) -> int:
+    return tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
 
 
 def blocks(tokens: tuple[np.ndarray, np.ndarray], tokenizer, *, max_length: int) -> Features:
@@ -48,7 +52,7 @@ def blocks(tokens: tuple[np.ndarray, np.ndarray], tokenizer, *, max_length: int)
     block = max_length - specials
     if block < 1:
         raise ValueError(f"max_length {max_length} leaves no room for text")
-    sep = tokenizer.sep_token_id if tokenizer.sep_token_id is not None else tokenizer.eos_token_id
+    sep = _separator(tokenizer)
     cls = tokenizer.cls_token_id if tokenizer.cls_token_id is not None else tokenizer.bos_token_id
     prefix = [cls] if cls is not None and specials >= 1 else []
     suffix = [sep] if specials >= 2 else []

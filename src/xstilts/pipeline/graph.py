@@ -84,7 +84,7 @@ def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = 
     nodes: dict[str, Node] = {}
     for config, where in runs:
         resolved = resolve(config, require_data=require_data)
-        run_id = config.run_id
+        run_id = resolved.run_id
         previous: str | None = None
         for index, phase in enumerate(config.phases):
             kind = get_phase_kind(phase.kind)
@@ -93,7 +93,7 @@ def build(runs: Sequence[tuple[ExperimentConfig, str]], *, require_data: bool = 
             if kind.trains:
                 node_id = f"{phase.kind}-{training_key(resolved, index)[:16]}"
             else:
-                node_id = f"{resolved.run_id}.{index}-{phase.kind}"
+                node_id = f"{run_id}.{index}-{phase.kind}"
             node_id = f"{where}~{node_id}" if where else node_id
             if node_id not in nodes:
                 nodes[node_id] = Node(node_id, phase.kind, where, config, run_id, index, [previous] if previous else [],

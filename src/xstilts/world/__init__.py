@@ -103,31 +103,30 @@ def jobs(config: WorldConfig) -> list[Job]:
     return out
 
 
+# Every task's items, made from (its stream, the context, n, an id prefix, the config), and the Writer
+# method that writes them: one row per task, so the jobs, the builder and the writer cannot disagree.
+_TASKS = {
+    "syn_nli": (lambda r, ctx, n, p, c: nli_items(r, ctx, n, p, c.nli_premise_facts, c.nli_negation_share), "anli"),
+    "syn_story": (lambda r, ctx, n, p, c: story_items(r, ctx, n, p), "hellaswag"),
+    "syn_longqa": (lambda r, ctx, n, p, c: qa_docs(r, ctx, n, p, QUESTIONS_OF["syn_longqa"], c.longqa_doc_sentences),
+                   "squad"),
+    "syn_tags": (lambda r, ctx, n, p, c: sentence_mix(r, ctx, n, questions=False), "stagged"),
+    "syn_xnli": (lambda r, ctx, n, p, c: nli_items(r, ctx, n, p, c.xnli_premise_facts, c.xnli_negation_share),
+                 "pair_tsv"),
+    "syn_qa": (lambda r, ctx, n, p, c: qa_docs(r, ctx, n, p, QUESTIONS_OF["syn_qa"], c.qa_doc_sentences), "squad"),
+    "syn_pos": (lambda r, ctx, n, p, c: sentence_mix(r, ctx, n, questions=True), "conll"),
+    "syn_tatoeba": (lambda r, ctx, n, p, c: tatoeba_sentences(r, ctx, n), "tatoeba"),
+}
+
+
 def make_items(world: World, job: Job) -> list:
     """The items of ``job`` (corpus documents for ``syn_mlm``), drawn from its own stream."""
-    config, ctx, n = world.config, world.context, job.n
     if job.task == CORPUS_TASK:
         lang = job.langs[0]
-        return corpus(stream(world.seed, f"corpus/{lang}/{job.split}"), ctx, lang, n, world.salt)
-    r, prefix = stream(world.seed, f"{job.task}/{job.split}"), f"{job.task}-{job.split}"
-    match job.task:
-        case "syn_nli":
-            return nli_items(r, ctx, n, prefix, config.nli_premise_facts, config.nli_negation_share)
-        case "syn_xnli":
-            return nli_items(r, ctx, n, prefix, config.xnli_premise_facts, config.xnli_negation_share)
-        case "syn_story":
-            return story_items(r, ctx, n, prefix)
-        case "syn_longqa":
-            return qa_docs(r, ctx, n, prefix, QUESTIONS_OF["syn_longqa"], config.longqa_doc_sentences)
-        case "syn_qa":
-            return qa_docs(r, ctx, n, prefix, QUESTIONS_OF["syn_qa"], config.qa_doc_sentences)
-        case "syn_tags":
-            return sentence_mix(r, ctx, n, questions=False)
-        case "syn_pos":
-            return sentence_mix(r, ctx, n, questions=True)
-        case "syn_tatoeba":
-            return tatoeba_sentences(r, ctx, n)
-    raise ValueError(f"no builder for {job.task!r}")
+        return corpus(stream(world.seed, f"corpus/{lang}/{job.split}"), world.context, lang, job.n, world.salt)
+    make, _ = _TASKS[job.task]
+    return make(stream(world.seed, f"{job.task}/{job.split}"), world.context, job.n, f"{job.task}-{job.split}",
+                world.config)
 
 
 def _empty_world(seed: int, size: str, overrides: dict[str, Any]) -> World:
@@ -216,11 +215,6 @@ def generate(out_dir: str | Path, *, seed: int = 0, size: str = "demo", workers:
     return atomic_dir(Path(out_dir), write)
 
 
-# How the writer writes each task's items (corpora: Writer.corpora).
-WRITE_METHOD = {"syn_nli": "anli", "syn_story": "hellaswag", "syn_longqa": "squad", "syn_tags": "stagged",
-                "syn_xnli": "pair_tsv", "syn_qa": "squad", "syn_pos": "conll", "syn_tatoeba": "tatoeba"}
-
-
 def _write_job(world: World, root: Path, header: str, job: Job) -> tuple[dict, dict, dict]:
     """Build and write one job's files under ``root``. Returns its part of the manifest: counts,
     length statistics and (corpora) the corpus summary."""
@@ -234,7 +228,7 @@ def _write_job(world: World, root: Path, header: str, job: Job) -> tuple[dict, d
     if job.task == CORPUS_TASK:
         corpora = w.corpora({job.langs[0]: {job.split: items}})
     else:
-        getattr(w, WRITE_METHOD[job.task])(job.task, job.split, items, list(job.langs))
+        getattr(w, _TASKS[job.task][1])(job.task, job.split, items, list(job.langs))
     return w.counts, w.lengths, corpora
 
 
