@@ -2,12 +2,14 @@
 
     python benchmarks/scaling.py [--models tiny,mini] [--lengths 128,256,384,512,768,1024] [--batch 4]
                                  [--steps 5] [--warmup 2] [--precision fp32|bf16] [--freeze-embeddings]
-                                 [--json FILE]
+                                 [--attention xstilts|sdpa] [--json FILE]
 
 One training step is xstilts' own: a :class:`~xstilts.modeling.MultiTaskModel` with a classification
 head (MNLI's three labels), forward and loss under the loop's autocast setting, backward, gradient
 clipping at 1.0, and the loop's AdamW as ``train()`` sets it up (``xstilts.training.optim``: fused
-where torch has it, no decay on biases and norms, row-sparse embedding gradients where exact).
+where torch has it, no decay on biases and norms, row-sparse embedding gradients where exact) and
+the attention ``train()`` switches an SDPA encoder to (``xstilts.training.attention``: on CPU under
+dropout, no SDPA math path; ``--attention sdpa`` keeps HF's SDPA, for the before/after).
 Every row is full length (random token ids, no padding), the batch is fixed, and the lengths take
 turns step by step (the order reversed every other round), so a disturbance of the machine falls on
 every length alike; ``--warmup`` rounds are not timed. The median step of each length gives
@@ -152,7 +154,8 @@ def build_model(directory: Path | None, config, positions: int, dropout: float |
 class Stepper:
     """One model on the device with the loop's optimizer: ``step(L)`` times one training step."""
 
-    def __init__(self, model, *, batch: int, precision: str, freeze_embeddings: bool, device: torch.device):
+    def __init__(self, model, *, batch: int, precision: str, freeze_embeddings: bool, device: torch.device,
+                 attention: str = "xstilts"):
         from xstilts.config import TrainingArgs
         from xstilts.training.loop import set_embeddings_trainable
 
@@ -170,6 +173,15 @@ class Stepper:
             from xstilts.training.loop import _optimizer
 
             self.optimizer, self.clip, self.sparse = _optimizer(self.model, args), torch.nn.utils.clip_grad_norm_, False
+        self.attention = "sdpa"
+        if attention == "xstilts":
+            try:  # the attention train() switches a CPU encoder to (dropout without SDPA's math path)
+                from xstilts.training.attention import use_for_training
+
+                use_for_training(self.model.encoder)
+                self.attention = self.model.encoder.config._attn_implementation
+            except ImportError:  # an xstilts without it
+                pass
         self.params = [p for p in self.model.parameters() if p.requires_grad]
         self.vocab = self.model.encoder.config.vocab_size
         self.generator = torch.Generator().manual_seed(0)
@@ -193,7 +205,7 @@ class Stepper:
 
 def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: int, precision: str,
             freeze_embeddings: bool, cache: Path, device: torch.device, peak: float | None,
-            dropout: float | None = None) -> tuple[list[dict], dict]:
+            dropout: float | None = None, attention: str = "xstilts") -> tuple[list[dict], dict]:
     """Rows of one model (one per length, then its fit) and its profile entry."""
     from xstilts.throughput import fit_rows, flops_per_token, nonembedding_params
 
@@ -207,7 +219,7 @@ def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: in
         if group:
             model, what = build_model(directory, config, max(group) + offset, dropout)
             stepper = Stepper(model, batch=batch, precision=precision, freeze_embeddings=freeze_embeddings,
-                              device=device)
+                              device=device, attention=attention)
             for L in group:
                 steppers[L], weights[L] = stepper, what
     times: dict[int, list[float]] = {L: [] for L in lengths}
@@ -228,7 +240,7 @@ def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: in
     for L in lengths:
         flops = flops_per_token(n, config.num_hidden_layers, config.hidden_size, L) * L / per_row[L]
         rows.append({"benchmark": "scaling", "case": f"{name}-L{L}", "model": name, "max_length": L, "batch": batch,
-                     "steps": steps, "precision": precision, "weights": weights[L],
+                     "steps": steps, "precision": precision, "weights": weights[L], "attention": steppers[L].attention,
                      "embedding_gradient": ("frozen" if freeze_embeddings else
                                             "row-sparse" if steppers[L].sparse else "dense"),
                      "seconds_per_step": per_row[L] * batch, "seconds_per_step_min": min(times[L]),
@@ -246,7 +258,7 @@ def measure(name: str, lengths: list[int], *, batch: int, steps: int, warmup: in
 def run(quick: bool = False, *, models: list[str] | None = None, lengths: list[int] | None = None, batch: int = 4,
         steps: int = 5, warmup: int = 2, precision: str = "fp32", freeze_embeddings: bool = False,
         matmul_size: int | None = None, json_path: Path | None = None, dropout: float | None = None,
-        echo=print) -> list[dict]:
+        attention: str = "xstilts", echo=print) -> list[dict]:
     """The table's rows: the matmul peaks, then per model one row per length and its fit."""
     from xstilts.throughput import write_profile
 
@@ -266,14 +278,15 @@ def run(quick: bool = False, *, models: list[str] | None = None, lengths: list[i
     for name in models:
         model_rows, profiles[name] = measure(name, lengths, batch=batch, steps=steps, warmup=warmup,
                                              precision=precision, freeze_embeddings=freeze_embeddings, cache=cache,
-                                             device=device, peak=peaks[precision], dropout=dropout)
+                                             device=device, peak=peaks[precision], dropout=dropout,
+                                             attention=attention)
         rows += model_rows
     _print(rows, echo, device_name(device), precision + ("" if dropout is None else f", dropout {dropout:g}"))
     if json_path is not None:
         write_profile(json_path, device=device_name(device), batch=batch,
                       measured_at=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                       models=profiles, precision=precision, freeze_embeddings=freeze_embeddings, steps=steps,
-                      dropout="config" if dropout is None else dropout,
+                      dropout="config" if dropout is None else dropout, attention=attention,
                       warmup=warmup, torch=torch.__version__,
                       matmul_peak_flops={k: v for k, v in peaks.items() if v},
                       flops_formula="6·N_nonembedding + 6·layers·L·hidden·2 per token",
@@ -286,13 +299,13 @@ def _print(rows: list[dict], echo, device: str, precision: str) -> None:
                       else f"{r['case'][7:]} n/a" for r in rows if r["case"].startswith("matmul-"))
     echo(f"{device}; matmul peak ({rows[0]['size']}²): {peaks}; training in {precision}")
     echo(f"{'model':<5} {'L':>5} {'s/step':>8} {'s/row':>9} {'fit s/row':>9} {'c·L² share':>10} {'tok/s':>9} "
-         f"{'GFLOP/s':>8} {'MFU':>6}  weights")
+         f"{'GFLOP/s':>8} {'MFU':>6}  {'attention':<12} weights")
     for r in rows:
         if "max_length" in r:
             mfu = f"{r['mfu']:.1%}" if r["mfu"] is not None else "n/a"
             echo(f"{r['model']:<5} {r['max_length']:>5} {r['seconds_per_step']:>8.3f} {r['seconds_per_row']:>9.4g} "
                  f"{r['fit_seconds_per_row']:>9.4g} {r['quadratic_share']:>10.1%} {r['tokens_per_second']:>9,.0f} "
-                 f"{r['flops_per_second'] / 1e9:>8.2f} {mfu:>6}  {r['weights']}")
+                 f"{r['flops_per_second'] / 1e9:>8.2f} {mfu:>6}  {r['attention']:<12} {r['weights']}")
         elif "a" in r:
             echo(f"{r['model']:<5} fit: s/row = {r['a']:.4g} + {r['b']:.4g}·L + {r['c']:.4g}·L² "
                  f"(R² {r['r2']:.4f}, N_nonembedding {r['nonembedding_params']:,})")
@@ -310,8 +323,10 @@ def main() -> None:
     parser.add_argument("--freeze-embeddings", action="store_true",
                         help="the input word embeddings out of AdamW (as presets with freeze_embeddings)")
     parser.add_argument("--dropout", type=float, default=None,
-                        help="hidden and attention dropout instead of the config's (0: CPU attention takes SDPA's "
-                             "fused path; with dropout it computes and stores every L×L mask)")
+                        help="hidden and attention dropout instead of the config's (0: SDPA's fused CPU kernel)")
+    parser.add_argument("--attention", choices=("xstilts", "sdpa"), default="xstilts",
+                        help="xstilts: the attention train() uses (on CPU with dropout, xstilts.training.attention); "
+                             "sdpa: HF's SDPA throughout (its math path under dropout)")
     parser.add_argument("--matmul-size", type=int, default=None, help="peak matmul side (2048 on CPU, 8192 on GPU)")
     parser.add_argument("--quick", action="store_true", help="tiny model, lengths 64,128,256, 2 steps")
     parser.add_argument("--json", type=Path, default=None, help="write the throughput profile here")
@@ -320,7 +335,7 @@ def main() -> None:
     rows = run(args.quick, models=args.models.split(","), lengths=[int(x) for x in args.lengths.split(",")],
                batch=args.batch, steps=args.steps, warmup=args.warmup, precision=args.precision,
                freeze_embeddings=args.freeze_embeddings, matmul_size=args.matmul_size, json_path=args.json,
-               dropout=args.dropout)
+               dropout=args.dropout, attention=args.attention)
     if args.json is None:
         return
     print(f"profile written to {args.json} ({len(rows)} rows); a preset uses it with cost: {{profile: {args.json}}}")
