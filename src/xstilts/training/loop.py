@@ -29,7 +29,7 @@ from safetensors.torch import load_model, save_model
 from xstilts.config import TrainingArgs
 from xstilts.errors import XstiltsError
 from xstilts.formats.base import MODEL_INPUTS, Features, collate
-from xstilts.training import attention, distributed
+from xstilts.training import distributed, dropout
 from xstilts.training.optim import (build_optimizer, clip_grad_norm_, dense_embeddings, input_embeddings,
                                    sparse_embeddings_apply)
 from xstilts.training.sampling import TaskCursor, choose_task, task_probabilities
@@ -157,7 +157,7 @@ def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir:
     retries = 0
     encoder = getattr(model, "encoder", model)
     while True:
-        attended = attention.use_for_training(encoder)  # CPU attention dropout without SDPA's math path
+        attended = dropout.use_for_training(encoder)  # CPU dropout without bernoulli_ or SDPA's math path
         try:
             result = _train_once(model, streams, args, out_dir=out_dir, log=log, **kwargs)
             result.oom_retries = retries
@@ -179,9 +179,9 @@ def train(model, streams: Sequence[TrainStream], args: TrainingArgs, *, out_dir:
             retries += 1
             log(f"out of memory at per_device_train_batch_size {now}: starting again with {smaller} × "
                 f"gradient_accumulation_steps {args.gradient_accumulation_steps} (same effective batch)")
-        finally:  # neither the sparse flag nor the training-only attention outlives an attempt
+        finally:  # neither the sparse flag nor the training-only dropout outlives an attempt
             dense_embeddings(model)
-            attention.restore(encoder, attended)
+            dropout.restore(encoder, attended)
 
 
 def _train_once(

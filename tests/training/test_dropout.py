@@ -1,4 +1,4 @@
-"""CPU dropout attention: the function SDPA computes, its exact gradient, and HF's SDPA elsewhere."""
+"""CPU dropout: attention computing SDPA's function, nn.Dropout's masks, exact gradients, torch's own elsewhere."""
 
 import math
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from xstilts.training import attention
-from xstilts.training.attention import dropout_attention
+from xstilts.training import dropout as cpu_dropout
+from xstilts.training.dropout import Dropout, dropout_attention
 
 
 def _qkv(b=3, h=2, lq=7, lk=7, d=5, dtype=torch.float32, seed=0):
@@ -23,7 +23,7 @@ def _padding_mask(b, lk):
 
 @pytest.fixture(params=[1 << 22, 50], ids=["one-chunk", "chunk-per-row"])
 def chunk(request, monkeypatch):
-    monkeypatch.setattr(attention, "_CHUNK_ELEMENTS", request.param)
+    monkeypatch.setattr(cpu_dropout, "_CHUNK_ELEMENTS", request.param)
 
 
 def test_without_dropout_it_is_sdpa_forward_and_backward(chunk):
@@ -76,26 +76,26 @@ def test_the_masks_follow_torch_seed():
     assert not torch.equal(draw(1), draw(2))
 
 
-def _bert(dropout: float):
+def _bert(dropout: float, hidden: float = 0.0):
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
     config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=32, attention_probs_dropout_prob=dropout, hidden_dropout_prob=0.0)
+                        intermediate_size=32, attention_probs_dropout_prob=dropout, hidden_dropout_prob=hidden)
     model = BertModel(config)
     model.set_attn_implementation("sdpa")
     return model
 
 
 def test_an_encoder_switched_for_training_is_sdpa_in_eval_and_switches_back():
-    model = _bert(0.5)
+    model = _bert(0.5, hidden=0.2)
     ids = torch.randint(0, 50, (2, 9), generator=torch.Generator().manual_seed(0))
     am = torch.ones(2, 9, dtype=torch.long)
     am[1, 6:] = 0
     model.eval()
     before = model(input_ids=ids, attention_mask=am).last_hidden_state
-    assert attention.use_for_training(model) == "sdpa"
-    assert model.config._attn_implementation == attention.NAME
+    assert cpu_dropout.use_for_training(model) == "sdpa"
+    assert model.config._attn_implementation == cpu_dropout.NAME
     assert torch.equal(model(input_ids=ids, attention_mask=am).last_hidden_state, before)
     model.train()
     torch.manual_seed(3)
@@ -104,12 +104,35 @@ def test_an_encoder_switched_for_training_is_sdpa_in_eval_and_switches_back():
     torch.manual_seed(3)
     assert torch.equal(model(input_ids=ids, attention_mask=am).last_hidden_state, first)
     assert not torch.equal(first, before)
-    attention.restore(model, "sdpa")
+    cpu_dropout.restore(model, "sdpa")
     assert model.config._attn_implementation == "sdpa"
 
 
 def test_other_implementations_are_left_alone():
     model = _bert(0.1)
     model.set_attn_implementation("eager")
-    assert attention.use_for_training(model) is None
+    assert cpu_dropout.use_for_training(model) is None
     assert model.config._attn_implementation == "eager"
+
+
+def test_dropout_drops_with_p_scales_the_rest_and_its_gradient_is_the_mask():
+    p, x = 0.3, torch.rand(200, 300) + 0.5
+    layer = Dropout(p).train()
+    torch.manual_seed(0)
+    y = layer(x.requires_grad_())
+    kept = y != 0
+    torch.testing.assert_close(y[kept], x[kept] / (1 - p))
+    assert abs((~kept).double().mean().item() - p) < 4 * math.sqrt(p * (1 - p) / x.numel())
+    (grad,) = torch.autograd.grad(y.sum(), x)
+    torch.testing.assert_close(grad, kept / (1 - p))
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # torch's seed decides the mask
+    assert torch.equal(layer.eval()(x), x)
+
+
+def test_dropout_is_torchs_own_where_it_does_not_apply():
+    x = torch.rand(50, 40, dtype=torch.float64)
+    torch.manual_seed(0)
+    expected = torch.nn.Dropout(0.5).train()(x)
+    torch.manual_seed(0)
+    assert torch.equal(Dropout(0.5).train()(x), expected)  # float64: torch's bernoulli path, same draws
