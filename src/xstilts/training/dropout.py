@@ -37,7 +37,8 @@ class _DropoutAttention(torch.autograd.Function):
     @staticmethod
     def forward(ctx, q, k, v, bias, p: float, scale: float, generator):
         # q: [B, H, Lq, D], k and v: [B, H, Lk, D]; bias: additive, broadcastable to [B, H, Lq, Lk], or None
-        q, k, v = q.contiguous(), k.contiguous(), v.contiguous()  # HF's are head-transposed views: copy once
+        q = q * scale  # on [L, head_dim], not on the [L, L] scores; also the contiguous copy of HF's view
+        k, v = k.contiguous(), v.contiguous()  # HF's are head-transposed views: copy once
         bits = _bits(generator)
         step = _rows_per_chunk(q, k)
         out = torch.empty(q.shape[:-1] + v.shape[-1:], dtype=q.dtype)
@@ -45,7 +46,7 @@ class _DropoutAttention(torch.autograd.Function):
         for a in range(0, q.shape[0], step):
             rows = slice(a, a + step)
             kept = _fill_keep(keep[rows], p, bits)
-            probs = _probs(q[rows], k[rows], None if bias is None else bias[rows], scale)
+            probs = _probs(q[rows], k[rows], None if bias is None else bias[rows])
             torch.matmul(probs.mul_(kept.view(torch.uint8)), v[rows], out=out[rows])
         ctx.save_for_backward(q, k, v, bias, keep)
         ctx.p, ctx.scale = p, scale
@@ -60,13 +61,13 @@ class _DropoutAttention(torch.autograd.Function):
         for a in range(0, q.shape[0], step):
             rows = slice(a, a + step)
             kept, g = keep[rows].view(torch.uint8), grad[rows].contiguous()
-            probs = _probs(q[rows], k[rows], None if bias is None else bias[rows], scale)
+            probs = _probs(q[rows], k[rows], None if bias is None else bias[rows])
             torch.matmul((probs * kept).transpose(-1, -2), g, out=dv[rows])
             dprobs = torch.matmul(g, v[rows].transpose(-1, -2)).mul_(kept)
             dscores = torch._softmax_backward_data(dprobs, probs, -1, probs.dtype)
             torch.matmul(dscores, k[rows], out=dq[rows])
             torch.matmul(dscores.transpose(-1, -2), q[rows], out=dk[rows])
-        return dq.mul_(inverted * scale), dk.mul_(inverted * scale), dv.mul_(inverted), None, None, None, None
+        return dq.mul_(inverted * scale), dk.mul_(inverted), dv.mul_(inverted), None, None, None, None
 
 
 class _Dropout(torch.autograd.Function):
@@ -104,8 +105,8 @@ def _rows_per_chunk(q: torch.Tensor, k: torch.Tensor) -> int:
     return max(1, _CHUNK_ELEMENTS // (q.shape[1] * q.shape[2] * k.shape[2]))
 
 
-def _probs(q, k, bias, scale: float) -> torch.Tensor:
-    scores = torch.matmul(q, k.transpose(-1, -2)).mul_(scale)
+def _probs(q, k, bias) -> torch.Tensor:
+    scores = torch.matmul(q, k.transpose(-1, -2))
     if bias is not None:
         scores.add_(bias)
     return torch.softmax(scores, -1)
