@@ -8,8 +8,9 @@ One training step is xstilts' own: a :class:`~xstilts.modeling.MultiTaskModel` w
 head (MNLI's three labels), forward and loss under the loop's autocast setting, backward, gradient
 clipping at 1.0, and the loop's AdamW as ``train()`` sets it up (``xstilts.training.optim``: fused
 where torch has it, no decay on biases and norms, row-sparse embedding gradients where exact) and
-the attention ``train()`` switches an SDPA encoder to (``xstilts.training.attention``: on CPU under
-dropout, no SDPA math path; ``--attention sdpa`` keeps HF's SDPA, for the before/after).
+the dropout ``train()`` switches an encoder to (``xstilts.training.dropout``: on CPU, attention dropout
+without SDPA's math path and masks without ``bernoulli_``; ``--attention sdpa`` keeps HF's SDPA and
+``nn.Dropout``, for the before/after).
 Every row is full length (random token ids, no padding), the batch is fixed, and the lengths take
 turns step by step (the order reversed every other round), so a disturbance of the machine falls on
 every length alike; ``--warmup`` rounds are not timed. The median step of each length gives
@@ -175,8 +176,8 @@ class Stepper:
             self.optimizer, self.clip, self.sparse = _optimizer(self.model, args), torch.nn.utils.clip_grad_norm_, False
         self.attention = "sdpa"
         if attention == "xstilts":
-            try:  # the attention train() switches a CPU encoder to (dropout without SDPA's math path)
-                from xstilts.training.attention import use_for_training
+            try:  # the attention train() switches a CPU encoder to (CPU dropout without bernoulli_ or SDPA's math path)
+                from xstilts.training.dropout import use_for_training
 
                 use_for_training(self.model.encoder)
                 self.attention = self.model.encoder.config._attn_implementation
@@ -325,8 +326,8 @@ def main() -> None:
     parser.add_argument("--dropout", type=float, default=None,
                         help="hidden and attention dropout instead of the config's (0: SDPA's fused CPU kernel)")
     parser.add_argument("--attention", choices=("xstilts", "sdpa"), default="xstilts",
-                        help="xstilts: the attention train() uses (on CPU with dropout, xstilts.training.attention); "
-                             "sdpa: HF's SDPA throughout (its math path under dropout)")
+                        help="xstilts: the dropout and attention train() uses (on CPU, xstilts.training.dropout); "
+                             "sdpa: HF's SDPA and nn.Dropout throughout (SDPA's math path under dropout)")
     parser.add_argument("--matmul-size", type=int, default=None, help="peak matmul side (2048 on CPU, 8192 on GPU)")
     parser.add_argument("--quick", action="store_true", help="tiny model, lengths 64,128,256, 2 steps")
     parser.add_argument("--json", type=Path, default=None, help="write the throughput profile here")
