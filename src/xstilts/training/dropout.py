@@ -165,7 +165,10 @@ def use_for_training(encoder: torch.nn.Module) -> str | None:
     if before != "sdpa":
         return None
     register()
-    encoder.set_attn_implementation(NAME)
+    try:
+        encoder.set_attn_implementation(NAME)
+    except ValueError:  # an architecture without transformers' attention interface keeps SDPA
+        return None
     return before
 
 
