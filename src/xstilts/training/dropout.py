@@ -7,7 +7,7 @@ Its masks come from ``bernoulli_``, 8 ns an element on this AMD CPU (MKL's path 
 512 tokens that is three quarters of a multilingual-e5-small training step here.
 
 :func:`dropout_attention` computes the same function, ``dropout(softmax(Q·Kᵀ·scale + mask))·V``, a
-few batch rows at a time so the scores stay in cache, keeps only the boolean mask for backward and
+few batch rows at a time (at most 16 MB of scores exist at once), keeps only the boolean mask for backward and
 recomputes the probabilities there, as flash attention does. The ``1/(1-p)`` of inverted dropout
 multiplies the small ``[L, head_dim]`` outputs and gradients instead of the ``[L, L]`` probabilities
 (every step after the mask is linear). :class:`Dropout` is ``nn.Dropout`` with the same masks.
