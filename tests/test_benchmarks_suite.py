@@ -24,6 +24,8 @@ def test_suite_runs_training_and_scaling_quick_and_writes_rows(tmp_path):
     assert training[0]["ratio_min"] <= training[0]["ratio_median"] <= training[0]["ratio_max"]
     scaling = results["benchmarks"]["scaling"]["rows"]
     assert any(r["case"] == "matmul-fp32" and r["flops_per_second"] > 0 for r in scaling)
+    # the step is train()'s: the encoder attends with xstilts' CPU dropout (not SDPA left on after a failed import)
+    assert {r["attention"] for r in scaling if "max_length" in r} == {"xstilts_sdpa"}
     assert "summary" in done.stdout and "pairs/tiny" in done.stdout
 
 
